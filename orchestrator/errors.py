@@ -1,0 +1,189 @@
+"""Shoal's one error tree.
+
+Every error Shoal raises is a :class:`ShoalError`. The tree::
+
+    ShoalError
+    ├── UsageError                  a mistake by the application developer or user
+    │   ├── ConfigError             a config file or SHOAL_* variable is wrong
+    │   ├── UnknownNameError        a member, team, strategy or model that does not exist
+    │   └── EmptyRequestError       nothing to ask
+    ├── ModelError                  a local model cannot be had or run
+    │   ├── ModelChecksumError      a downloaded or cached file fails its sha256
+    │   └── ModelStartError         llama.cpp could not load the model
+    ├── ProviderError               one call to one member failed
+    │   ├── ProviderTimeout         retryable
+    │   ├── RateLimited             retryable, may carry retry_after
+    │   ├── ServerError             retryable (5xx)
+    │   ├── ProviderConnectionError retryable
+    │   ├── AuthenticationError     not retryable (401/403)
+    │   └── BadRequestError         not retryable (4xx other than 408/409/429)
+    ├── PolicyError                 the policy leaves too few members for a request
+    ├── BudgetExceeded              a call/cost budget would be exceeded
+    └── QuorumError                 too few members answered to decide
+
+Lower-layer errors (httpx, litellm, xllamacpp) are mapped into this tree at
+exactly one place per backend and re-raised ``from`` the original. The CLI and
+the proxy turn these into exit codes and OpenAI-style error JSON at the edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceeded",
+    "ConfigError",
+    "EmptyRequestError",
+    "ModelChecksumError",
+    "ModelError",
+    "ModelStartError",
+    "PolicyError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeout",
+    "QuorumError",
+    "RateLimited",
+    "ServerError",
+    "ShoalError",
+    "UnknownNameError",
+    "UsageError",
+]
+
+
+class ShoalError(Exception):
+    """Base of every error Shoal raises."""
+
+
+class UsageError(ShoalError):
+    """Caused by a usage mistake of the application developer or the user."""
+
+
+class ConfigError(UsageError):
+    """A configuration file or environment variable is invalid.
+
+    ``source`` names the file (or ``SHOAL_*`` variable), ``key`` the dotted key,
+    ``expected`` what would have been valid.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+        self.source = source
+        self.key = key
+        where = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownNameError(UsageError):
+    """A member, team, strategy, provider or model name that is not defined."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known or [])
+        hint = f"; known: {', '.join(self.known)}" if self.known else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}")
+
+
+class EmptyRequestError(UsageError):
+    """The request has no question in it."""
+
+
+class ModelError(ShoalError):
+    """A local model cannot be fetched, verified or started."""
+
+
+class ModelChecksumError(ModelError):
+    """A model file does not match its expected sha256."""
+
+
+class ModelStartError(ModelError):
+    """The llama.cpp runtime could not load a model."""
+
+
+class ProviderError(ShoalError):
+    """One call to one member failed.
+
+    Carries the ``provider`` and ``model`` it came from, the HTTP ``status``
+    when there was one, and ``retry_after`` seconds when the upstream said so.
+    """
+
+    retryable: bool = False
+    kind: str = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "message": str(self),
+            "status": self.status,
+            "retry_after": self.retry_after,
+        }
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+    kind = "timeout"
+
+
+class RateLimited(ProviderError):
+    retryable = True
+    kind = "rate_limit"
+
+
+class ServerError(ProviderError):
+    retryable = True
+    kind = "server_error"
+
+
+class ProviderConnectionError(ProviderError):
+    retryable = True
+    kind = "connection_error"
+
+
+class AuthenticationError(ProviderError):
+    kind = "authentication_error"
+
+
+class BadRequestError(ProviderError):
+    kind = "bad_request"
+
+
+class PolicyError(ShoalError):
+    """The sensitivity policy leaves too few members; nothing was sent."""
+
+
+class BudgetExceeded(ShoalError):
+    """A call or cost budget would be exceeded by the next call."""
+
+    def __init__(self, message: str, *, budget: str | None = None) -> None:
+        self.budget = budget
+        super().__init__(message)
+
+
+class QuorumError(ShoalError):
+    """Too few members answered to reach a decision.
+
+    ``failures`` maps member name to a one-line reason.
+    """
+
+    def __init__(self, message: str, *, failures: dict[str, str] | None = None) -> None:
+        self.failures = dict(failures or {})
+        if self.failures:
+            detail = "; ".join(f"{m}: {why}" for m, why in self.failures.items())
+            message = f"{message} ({detail})"
+        super().__init__(message)

@@ -1,0 +1,113 @@
+"""The contracts between the engine and its plugins (providers, strategies, classifiers).
+
+Providers and strategies import only this module, :mod:`orchestrator.types` and
+:mod:`orchestrator.errors`; the engine finds them through entry points
+(``shoal.providers``, ``shoal.strategies``, ``shoal.classifiers``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from orchestrator.types import Call, Completion, Member, Request, Route, Verdict
+
+if TYPE_CHECKING:
+    from orchestrator.panel import Panel
+
+__all__ = [
+    "Classification",
+    "Classifier",
+    "Provider",
+    "ProviderContext",
+    "ProviderFactory",
+    "StreamDelta",
+    "Strategy",
+    "StrategyContext",
+]
+
+
+@dataclass(slots=True)
+class StreamDelta:
+    """A piece of a streamed completion: text, and on the last piece usage/finish."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    completion: Completion | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One backend bound to one member. ``complete`` raises :class:`ProviderError` subclasses."""
+
+    async def complete(self, call: Call) -> Completion: ...
+
+    def stream(self, call: Call) -> AsyncIterator[StreamDelta]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class ProviderContext:
+    """What the engine lends providers: a cache dir and resources shared by its members.
+
+    ``shared`` is owned by one orchestrator (never module-global): a provider puts
+    a pooled client or a model server there so members of the same backend
+    share it; ``exit_stack`` closes them when the orchestrator closes.
+    """
+
+    cache_dir: Path
+    shared: dict[str, Any] = field(default_factory=dict)
+    exit_stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    offline: bool = False
+
+
+class ProviderFactory(Protocol):
+    def __call__(self, member: Member, context: ProviderContext) -> Provider: ...
+
+
+@dataclass
+class StrategyContext:
+    """What a strategy may use: the panel of admitted members, its options, nesting."""
+
+    panel: Panel
+    members: list[Member]
+    route: Route
+    run_strategy: Any = None  # async (name, request, seed) -> Verdict, for nesting strategies
+
+    def member(self, name: str) -> Member:
+        for m in self.members:
+            if m.name == name:
+                return m
+        from orchestrator.errors import UnknownNameError
+
+        raise UnknownNameError("member", name, [m.name for m in self.members])
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Turns a request and a panel into a verdict.
+
+    Strategies are built from their config section (``options``), then ``run``
+    once per request. All calls go through ``ctx.panel`` so they are counted.
+    """
+
+    name: str
+
+    async def run(self, request: Request, ctx: StrategyContext) -> Verdict: ...
+
+
+@dataclass(slots=True)
+class Classification:
+    category: str
+    scores: dict[str, float]
+    reason: str = ""
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    def classify(self, text: str) -> Classification: ...
+

@@ -1,0 +1,248 @@
+"""Data that crosses Shoal's boundaries: requests, members, candidates, verdicts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Call",
+    "Candidate",
+    "CandidateError",
+    "Cluster",
+    "Completion",
+    "Locality",
+    "Member",
+    "Message",
+    "Request",
+    "Route",
+    "Tags",
+    "Usage",
+    "Verdict",
+    "new_request_id",
+]
+
+Locality = Literal["local", "on_prem", "cloud"]
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:16]
+
+
+class Usage(BaseModel):
+    """Token counts; adding two usages sums them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+    @classmethod
+    def of(cls, prompt: int, completion: int) -> Usage:
+        return cls(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+class Message(BaseModel):
+    """One chat message in the OpenAI shape (extra keys such as ``tool_calls`` kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if isinstance(self.content, list):
+            return "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
+        return ""
+
+
+class Tags(BaseModel):
+    """What the caller says about a request, beyond its messages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sensitivity: str | None = None
+    category: str | None = None
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_calls: int | None = Field(default=None, ge=1)
+    deadline_s: float | None = Field(default=None, gt=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Request(BaseModel):
+    """A question for the panel: chat messages, sampling params and tags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Message]
+    params: dict[str, Any] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=Tags)
+    request_id: str = Field(default_factory=new_request_id)
+
+    @classmethod
+    def of(cls, question: str | list[dict[str, Any]] | list[Message] | Request, **kwargs: Any) -> Request:
+        if isinstance(question, Request):
+            return question
+        if isinstance(question, str):
+            return cls(messages=[Message(role="user", content=question)], **kwargs)
+        return cls(messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in question], **kwargs)
+
+    def question(self) -> str:
+        """The text of the last user message: what the router and extractors read."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.text()
+        return ""
+
+    def wire_messages(self) -> list[dict[str, Any]]:
+        return [m.model_dump(exclude_none=True) for m in self.messages]
+
+
+class Member(BaseModel):
+    """One model on a panel, with what the policy and the bill need to know of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    provider: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, gt=0)
+    vendor: str | None = None
+    jurisdiction: str | None = None
+    locality: Locality = "cloud"
+    retains_data: bool = False
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    rate_limit_per_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    def cost_of(self, usage: Usage) -> float | None:
+        if self.input_cost_per_token is None and self.output_cost_per_token is None:
+            return None
+        return usage.prompt_tokens * (self.input_cost_per_token or 0.0) + usage.completion_tokens * (
+            self.output_cost_per_token or 0.0
+        )
+
+
+class Call(BaseModel):
+    """What a provider receives for one call: messages and merged params."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = Field(default_factory=dict)
+    sample_index: int = 0
+    request_id: str | None = None
+
+
+class Completion(BaseModel):
+    """What a provider returns for one call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class CandidateError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class Candidate(BaseModel):
+    """One member's answer to one call, or the reason it has none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member: str
+    model: str
+    role: str = "answer"
+    text: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    attempts: int = 1
+    error: CandidateError | None = None
+    finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+class Cluster(BaseModel):
+    """Candidates that gave the same answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str
+    members: list[str]
+    indices: list[int]
+    weight: float
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    strategy: str
+    team: str | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+    reason: str = ""
+
+
+class Verdict(BaseModel):
+    """The panel's answer and everything needed to trust (or not) it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    abstained: bool = False
+    strategy: str
+    route: Route | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    clusters: list[Cluster] = Field(default_factory=list)
+    dissent: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    calls: int = 0
+    partial: bool = False
+    request_id: str | None = None
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return {c.member: c.error.message for c in self.candidates if c.error is not None}
