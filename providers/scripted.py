@@ -1,0 +1,119 @@
+"""A deterministic provider for tests, demos and forecasts.
+
+Configured from TOML like any member::
+
+    [members.alice]
+    provider = "scripted"
+    model = "scripted"
+    answers = ["42", "41"]          # used in turn, call after call (wraps around)
+    latency_s = 0.05
+    fail = ["rate_limit", "none"]   # or one of: none, timeout, rate_limit, server_error, hang
+    usage = { prompt_tokens = 10, completion_tokens = 2 }
+
+>>> import asyncio
+>>> from orchestrator.types import Member, Call
+>>> from orchestrator.protocols import ProviderContext
+>>> from pathlib import Path
+>>> m = Member(name="a", provider="scripted", model="scripted", options={"answers": ["42", "41"]})
+>>> p = ScriptedProvider(m, ProviderContext(cache_dir=Path(".")))
+>>> [asyncio.run(p.complete(Call(messages=[]))).text for _ in range(3)]
+['42', '41', '42']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.errors import ProviderTimeout, RateLimited, ServerError
+from orchestrator.protocols import ProviderContext, StreamDelta
+from orchestrator.types import Call, Completion, Member, Usage
+
+__all__ = ["ScriptedOptions", "ScriptedProvider"]
+
+Failure = Literal["none", "timeout", "rate_limit", "server_error", "hang"]
+
+
+class ScriptedUsage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+
+class ScriptedOptions(BaseModel):
+    """The member keys the scripted provider understands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: list[str] = Field(default_factory=lambda: ["ok"], min_length=1)
+    latency_s: float = Field(default=0.0, ge=0)
+    fail: Failure | list[Failure] = "none"
+    usage: ScriptedUsage | None = None
+    retry_after_s: float | None = Field(default=None, ge=0)
+
+
+class ScriptedProvider:
+    """Answers from a script; one instance per member keeps the turn counters."""
+
+    Options = ScriptedOptions
+
+    def __init__(self, member: Member, context: ProviderContext) -> None:
+        self.member = member
+        self.options = ScriptedOptions.model_validate(member.options)
+        failures = self.options.fail if isinstance(self.options.fail, list) else [self.options.fail]
+        self._answers = itertools.cycle(self.options.answers)
+        self._failures = itertools.cycle(failures)
+        self.calls = 0
+
+    async def complete(self, call: Call) -> Completion:
+        self.calls += 1
+        failure = next(self._failures)
+        if failure == "hang":
+            await asyncio.Event().wait()
+        if self.options.latency_s:
+            await asyncio.sleep(self.options.latency_s)
+        self._raise_for(failure)
+        text = next(self._answers)
+        usage = self._usage(call, text)
+        return Completion(
+            text=text,
+            model=self.member.model,
+            usage=usage,
+            cost_usd=self.member.cost_of(usage),
+            finish_reason="stop",
+        )
+
+    async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
+        completion = await self.complete(call)
+        words = completion.text.split(" ")
+        for i, word in enumerate(words):
+            yield StreamDelta(text=word if i == 0 else " " + word)
+        yield StreamDelta(finish_reason="stop", completion=completion)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _raise_for(self, failure: Failure) -> None:
+        where = {"provider": "scripted", "model": self.member.model}
+        if failure == "timeout":
+            raise ProviderTimeout(f"{self.member.name}: scripted timeout", **where)
+        if failure == "rate_limit":
+            raise RateLimited(
+                f"{self.member.name}: scripted rate limit",
+                status=429,
+                retry_after=self.options.retry_after_s,
+                **where,
+            )
+        if failure == "server_error":
+            raise ServerError(f"{self.member.name}: scripted server error", status=500, **where)
+
+    def _usage(self, call: Call, text: str) -> Usage:
+        if self.options.usage is not None:
+            return Usage.of(self.options.usage.prompt_tokens, self.options.usage.completion_tokens)
+        prompt_words = sum(len(str(m.get("content") or "").split()) for m in call.messages)
+        return Usage.of(prompt_words, len(text.split()))

@@ -1,0 +1,1 @@
+"""Cross-checking strategies, one module each, found by the engine through entry points."""
