@@ -31,7 +31,18 @@ from orchestrator.errors import (
     UnknownNameError,
     UsageError,
 )
-from orchestrator.types import Candidate, Cluster, Completion, Member, Message, Request, Route, Tags, Usage, Verdict
+from orchestrator.types import (
+    Candidate,
+    Cluster,
+    Completion,
+    Member,
+    Message,
+    Request,
+    Route,
+    Tags,
+    Usage,
+    Verdict,
+)
 
 __all__ = [
     "AuthenticationError",

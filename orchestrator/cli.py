@@ -27,12 +27,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
-models_app = typer.Typer(help="Local models (GGUF from registry packages, run by llama.cpp).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Local models (GGUF from registry packages, run by llama.cpp).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config (default: $SHOAL_CONFIG, ./shoal.toml, built-in)")
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config (default: $SHOAL_CONFIG, ./shoal.toml, built-in)"),
 ]
 
 
@@ -85,7 +88,7 @@ def ask(
 ) -> None:
     """Ask the panel a question and print the verdict."""
     if not question.strip():
-        _fail("the question is empty; pass a question, e.g. shoal ask \"What is 6 x 7?\"", 2)
+        _fail('the question is empty; pass a question, e.g. shoal ask "What is 6 x 7?"', 2)
     cfg = _guarded(_load, config)
     from orchestrator.logs import configure_logging
 
@@ -103,7 +106,9 @@ def ask(
 
 def _ensure_local_models(cfg: ShoalConfig, *, quiet: bool) -> None:
     """Pull the catalog models the config's local members need, with a progress bar."""
-    wanted = {m.model for m in cfg.members.values() if m.provider == "local" and not m.model.endswith(".gguf")}
+    wanted = {
+        m.model for m in cfg.members.values() if m.provider == "local" and not m.model.endswith(".gguf")
+    }
     if not wanted or cfg.defaults.offline:
         return
     store = _model_store(cfg)
@@ -241,3 +246,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("shoal: interrupted", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -306,8 +306,9 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         if route.team is not None and route.team not in team_names:
             raise ConfigError(f"unknown team {route.team!r}", source=source, key=f"routes.{category}.team")
     if config.defaults.strategy not in known_strategies:
+        known = ", ".join(sorted(set(known_strategies)))
         raise ConfigError(
-            f"unknown strategy {config.defaults.strategy!r} (known: {', '.join(sorted(set(known_strategies)))})",
+            f"unknown strategy {config.defaults.strategy!r} (known: {known})",
             source=source,
             key="defaults.strategy",
         )

@@ -33,15 +33,23 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.errors import EmptyRequestError
+from orchestrator.logs import get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
-from orchestrator.protocols import Classifier, Provider, ProviderContext, StreamDelta, Strategy, StrategyContext
+from orchestrator.protocols import (
+    Classifier,
+    Provider,
+    ProviderContext,
+    Strategy,
+    StrategyContext,
+    StreamDelta,
+)
 from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.types import Call, Completion, Member, Message, Request, Route, Tags, Verdict
 
 __all__ = ["Orchestrator", "OrchestratorProvider"]
 
-log = structlog.get_logger("shoal.engine")
+log = get_logger("shoal.engine")
 
 Question = str | list[dict[str, Any]] | list[Message] | Request
 
@@ -138,7 +146,9 @@ class Orchestrator:
     def route(self, request: Request, *, strategy: str | None = None, team: str | None = None) -> Route:
         route = self.router.route(request)
         if strategy is not None:
-            route = route.model_copy(update={"strategy": strategy, "team": None, "reason": "chosen by caller"})
+            route = route.model_copy(
+                update={"strategy": strategy, "team": None, "reason": "chosen by caller"}
+            )
         section = self.config.strategy_config(route.strategy, self.registry)
         chosen_team = team or route.team or self.config.team_of(section)
         self.config.team_members(chosen_team)
@@ -191,7 +201,9 @@ class Orchestrator:
         return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)
 
     @staticmethod
-    def _request(question: Question, params: dict[str, Any] | None, tags: Tags | dict[str, Any] | None) -> Request:
+    def _request(
+        question: Question, params: dict[str, Any] | None, tags: Tags | dict[str, Any] | None
+    ) -> Request:
         if isinstance(question, Request):
             request = question
         else:
@@ -243,7 +255,9 @@ class OrchestratorProvider:
 
     def __init__(self, member: Member, context: ProviderContext) -> None:
         options = OrchestratorOptions.model_validate(member.options)
-        self._strategy = None if member.model in ("auto", "shoal/auto") else member.model.removeprefix("shoal/")
+        self._strategy = (
+            None if member.model in ("auto", "shoal/auto") else member.model.removeprefix("shoal/")
+        )
         self._inner = Orchestrator.from_config(options.config)
 
     async def complete(self, call: Call) -> Completion:

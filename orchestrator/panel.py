@@ -21,17 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
+from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 
-log = structlog.get_logger("shoal.panel")
+log = get_logger("shoal.panel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,9 @@ class MemberGates:
         gate = self._gates.get(member.name)
         if gate is None:
             limit = member.max_concurrency or self._settings.max_concurrency
-            throttler = Throttler(rate_limit=member.rate_limit_per_s, period=1.0) if member.rate_limit_per_s else None
+            throttler = (
+                Throttler(rate_limit=member.rate_limit_per_s, period=1.0) if member.rate_limit_per_s else None
+            )
             gate = self._gates[member.name] = (asyncio.Semaphore(limit), throttler)
         return gate
 
@@ -182,7 +184,9 @@ class Panel:
                                 pass
                         completion = await self._attempt(provider, member, call)
         except asyncio.CancelledError:
-            self._record(member, role, started, attempts, error=CandidateError(type="cancelled", message="cancelled"))
+            self._record(
+                member, role, started, attempts, error=CandidateError(type="cancelled", message="cancelled")
+            )
             raise
         except Exception as exc:
             return self._record(member, role, started, attempts, error=_as_error(exc))
@@ -225,7 +229,9 @@ class Panel:
     ) -> Candidate:
         latency = time.perf_counter() - started
         usage = completion.usage if completion else Usage()
-        cost = completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
+        cost = (
+            completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
+        )
         candidate = Candidate(
             member=member.name,
             model=(completion.model if completion and completion.model else member.model),

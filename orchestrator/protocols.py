@@ -24,9 +24,9 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "ProviderFactory",
-    "StreamDelta",
     "Strategy",
     "StrategyContext",
+    "StreamDelta",
 ]
 
 
@@ -110,4 +110,3 @@ class Classification:
 @runtime_checkable
 class Classifier(Protocol):
     def classify(self, text: str) -> Classification: ...
-

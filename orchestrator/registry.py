@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from orchestrator.errors import UnknownNameError
+from orchestrator.errors import UnknownNameError, UsageError
 
 __all__ = ["GROUPS", "Registry"]
 
@@ -36,7 +36,13 @@ class Registry:
             point = self._entry_points(kind).get(name)
             if point is None:
                 raise UnknownNameError(kind, name, self.names(kind))
-            self._loaded[key] = point.load()
+            try:
+                self._loaded[key] = point.load()
+            except (ImportError, AttributeError) as exc:
+                raise UsageError(
+                    f"{kind} {name!r} ({point.value}) failed to load: {exc}; "
+                    "reinstall shoal (pip install -e '.[local]') or the plugin that provides it"
+                ) from exc
         return self._loaded[key]
 
     def register(self, kind: str, name: str, obj: Any) -> None:

@@ -97,7 +97,9 @@ class Request(BaseModel):
             return question
         if isinstance(question, str):
             return cls(messages=[Message(role="user", content=question)], **kwargs)
-        return cls(messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in question], **kwargs)
+        return cls(
+            messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in question], **kwargs
+        )
 
     def question(self) -> str:
         """The text of the last user message: what the router and extractors read."""

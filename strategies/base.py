@@ -28,11 +28,15 @@ def require_answers(candidates: Sequence[Candidate], needed: int) -> list[Candid
     answered = [c for c in candidates if c.ok]
     if len(answered) < needed:
         failures = {c.member: f"{c.error.type}: {c.error.message}" for c in candidates if c.error}
-        raise QuorumError(f"{len(answered)} of {len(candidates)} members answered, {needed} needed", failures=failures)
+        raise QuorumError(
+            f"{len(answered)} of {len(candidates)} members answered, {needed} needed", failures=failures
+        )
     return answered
 
 
-def clusters_of(answered: Sequence[Candidate], members: Sequence[Member], answer_type: AnswerType) -> list[Cluster]:
+def clusters_of(
+    answered: Sequence[Candidate], members: Sequence[Member], answer_type: AnswerType
+) -> list[Cluster]:
     weight = {m.name: m.weight for m in members}
     return cluster(
         [c.text or "" for c in answered],
@@ -45,7 +49,9 @@ def clusters_of(answered: Sequence[Candidate], members: Sequence[Member], answer
 def dissent_of(clusters: Sequence[Cluster], candidates: Sequence[Candidate]) -> str:
     """One line on who disagreed and who failed."""
     parts = [f"{', '.join(c.members)} said {_short(c.answer)!r}" for c in clusters[1:]]
-    failed = [f"{c.member} failed ({c.error.type})" for c in candidates if c.error and c.error.type != "cancelled"]
+    failed = [
+        f"{c.member} failed ({c.error.type})" for c in candidates if c.error and c.error.type != "cancelled"
+    ]
     return "; ".join(parts + failed)
 
 

@@ -1,0 +1,43 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import ShoalConfig, parse_config
+
+
+def scripted_toml(members: dict[str, dict[str, Any]], extra: str = "") -> str:
+    """A config of scripted members: ``{"a": {"answers": ["42"], "latency_s": 0.1}}``."""
+    lines: list[str] = []
+    for name, keys in members.items():
+        lines.append(f"[members.{name}]")
+        lines.append('provider = "scripted"')
+        lines.append(f'model = "{keys.pop("model", "scripted-" + name)}"')
+        for key, value in keys.items():
+            lines.append(f"{key} = {_toml(value)}")
+        lines.append("")
+    return "\n".join(lines) + "\n" + textwrap.dedent(extra)
+
+
+def scripted_config(members: dict[str, dict[str, Any]], extra: str = "") -> ShoalConfig:
+    return parse_config(scripted_toml(members, extra), source="test.toml")
+
+
+def write_config(path: Path, members: dict[str, dict[str, Any]], extra: str = "") -> Path:
+    path.write_text(scripted_toml(members, extra), encoding="utf-8")
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return repr(value)
