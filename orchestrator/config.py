@@ -90,6 +90,8 @@ class Defaults(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     cache_dir: Path | None = None
     offline: bool = False
+    call_cache: Literal["off", "record", "replay"] = "off"
+    call_cache_path: Path | None = None
 
 
 class RouterConfig(BaseModel):
@@ -213,6 +215,8 @@ _ENV_DEFAULTS = {
     "LOG_LEVEL": "log_level",
     "CACHE_DIR": "cache_dir",
     "OFFLINE": "offline",
+    "CALL_CACHE": "call_cache",
+    "CALL_CACHE_PATH": "call_cache_path",
 }
 
 

@@ -1,6 +1,7 @@
 """The engine: route a request, admit the team, run the strategy over a panel, return a verdict.
 
->>> from orchestrator.config import parse_config
+>>> from orchestrator.cache import CallCache
+from orchestrator.config import parse_config
 >>> config = parse_config('''
 ... [members.a]
 ... provider = "scripted"
@@ -31,6 +32,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.errors import EmptyRequestError
 from orchestrator.logs import get_logger
@@ -63,8 +65,10 @@ class Orchestrator:
         *,
         registry: Registry | None = None,
         classifier: Classifier | None = None,
+        cache: CallCache | None = None,
     ) -> None:
         self.config = config
+        self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
         defaults = config.defaults
         self.settings = PanelSettings(
@@ -116,6 +120,7 @@ class Orchestrator:
             ledger=Ledger(max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd),
             deadline=loop.time() + deadline_s if deadline_s else None,
             request_id=request.request_id,
+            cache=self.cache,
         )
         ctx = StrategyContext(panel=panel, members=members, route=route, run_strategy=self._nested(panel))
         with structlog.contextvars.bound_contextvars(request_id=request.request_id):
@@ -196,6 +201,14 @@ class Orchestrator:
         yield StreamDelta(finish_reason="stop", completion=completion)
 
     # -- internals -------------------------------------------------------------------
+
+    @staticmethod
+    def _configured_cache(config: ShoalConfig) -> CallCache | None:
+        mode = config.defaults.call_cache
+        if mode == "off":
+            return None
+        path = config.defaults.call_cache_path or config.cache_dir() / "calls.sqlite"
+        return CallCache(path, mode)
 
     def _new_context(self) -> ProviderContext:
         return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)

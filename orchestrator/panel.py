@@ -24,6 +24,7 @@ from typing import Any
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from orchestrator.cache import CallCache
 from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider
@@ -111,8 +112,10 @@ class Panel:
         ledger: Ledger | None = None,
         deadline: float | None = None,
         request_id: str | None = None,
+        cache: CallCache | None = None,
     ) -> None:
         self._providers = providers
+        self.cache = cache
         self.settings = settings
         self._gates = gates
         self.ledger = ledger or Ledger()
@@ -167,6 +170,9 @@ class Panel:
         started = time.perf_counter()
         attempts = 0
         try:
+            if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
+                completion, recorded_latency = hit
+                return self._record(member, role, started, 0, completion=completion, recorded=recorded_latency)
             provider = self._providers(member)
             semaphore, throttler = self._gates.get(member)
             retrying = AsyncRetrying(
@@ -190,7 +196,10 @@ class Panel:
             raise
         except Exception as exc:
             return self._record(member, role, started, attempts, error=_as_error(exc))
-        return self._record(member, role, started, attempts, completion=completion)
+        candidate = self._record(member, role, started, attempts, completion=completion)
+        if self.cache is not None:
+            self.cache.put(member, call, completion, candidate.latency_s)
+        return candidate
 
     def _max_retries(self, member: Member) -> int:
         return member.max_retries if member.max_retries is not None else self.settings.max_retries
@@ -226,8 +235,9 @@ class Panel:
         *,
         completion: Completion | None = None,
         error: CandidateError | None = None,
+        recorded: float | None = None,
     ) -> Candidate:
-        latency = time.perf_counter() - started
+        latency = recorded if recorded is not None else time.perf_counter() - started
         usage = completion.usage if completion else Usage()
         cost = (
             completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
@@ -240,7 +250,8 @@ class Panel:
             usage=usage,
             cost_usd=cost or 0.0,
             latency_s=latency,
-            attempts=max(attempts, 1),
+            attempts=attempts if recorded is not None else max(attempts, 1),
+            cached=recorded is not None,
             error=error,
             finish_reason=completion.finish_reason if completion else None,
             tool_calls=completion.tool_calls if completion else None,

@@ -195,6 +195,7 @@ class Candidate(BaseModel):
     cost_usd: float = 0.0
     latency_s: float = 0.0
     attempts: int = 1
+    cached: bool = False
     error: CandidateError | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
