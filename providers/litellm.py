@@ -25,7 +25,6 @@ from types import ModuleType
 from typing import Any
 
 import httpx
-import structlog
 
 from orchestrator.errors import (
     AuthenticationError,
@@ -36,6 +35,7 @@ from orchestrator.errors import (
     RateLimited,
     ServerError,
 )
+from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member, Usage
 from providers._http import (
@@ -68,7 +68,7 @@ _ERRORS_BY_TYPE: tuple[tuple[str, type[ProviderError]], ...] = (
     ("UnprocessableEntityError", BadRequestError),
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger("shoal.providers")
 
 
 def _litellm() -> ModuleType:

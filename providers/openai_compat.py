@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import structlog
 
 from orchestrator.errors import ConfigError, ProviderError, ServerError
+from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member, Message, Usage
 from providers._http import (
@@ -48,7 +48,7 @@ _STYLES = ("chat", "completion")
 _RESERVED = frozenset({"model", "messages", "prompt", "stream", "stream_options"})
 _DONE = object()
 
-log = structlog.get_logger(__name__)
+log = get_logger("shoal.providers")
 
 
 class OpenAICompatProvider:
