@@ -93,7 +93,8 @@ class CallCache:
             return
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO calls (key, member, completion, latency_s, created) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO calls (key, member, completion, latency_s, created)"
+                " VALUES (?, ?, ?, ?, ?)",
                 (self.key(member, call), member.name, completion.model_dump_json(), latency_s, time.time()),
             )
 

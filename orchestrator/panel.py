@@ -172,7 +172,9 @@ class Panel:
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
-                return self._record(member, role, started, 0, completion=completion, recorded=recorded_latency)
+                return self._record(
+                    member, role, started, 0, completion=completion, recorded=recorded_latency
+                )
             provider = self._providers(member)
             semaphore, throttler = self._gates.get(member)
             retrying = AsyncRetrying(

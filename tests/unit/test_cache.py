@@ -25,8 +25,9 @@ async def test_record_then_replay_makes_no_calls_and_reproduces(tmp_path) -> Non
     assert replay_cache.hits == 3
     assert again.answer == first.answer
     assert again.confidence == first.confidence
+    recorded = {c.member: c.latency_s for c in first.candidates}
     assert [c.latency_s for c in again.candidates] == pytest.approx(
-        [c.latency_s for c in sorted(first.candidates, key=lambda c: [x.member for x in again.candidates].index(c.member))]
+        [recorded[c.member] for c in again.candidates]
     )
     assert all(c.cached for c in again.candidates)
 
