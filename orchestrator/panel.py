@@ -58,11 +58,15 @@ class MemberGates:
         gate = self._gates.get(member.name)
         if gate is None:
             limit = member.max_concurrency or self._settings.max_concurrency
-            throttler = (
-                Throttler(rate_limit=member.rate_limit_per_s, period=1.0) if member.rate_limit_per_s else None
-            )
+            throttler = _throttler(member.rate_limit_per_s) if member.rate_limit_per_s else None
             gate = self._gates[member.name] = (asyncio.Semaphore(limit), throttler)
         return gate
+
+
+def _throttler(per_second: float) -> Throttler:
+    """``per_second`` calls a second, as a whole number of calls per period."""
+    calls = max(1, int(per_second))
+    return Throttler(rate_limit=calls, period=calls / per_second)
 
 
 @dataclass
@@ -312,7 +316,8 @@ class Fanout:
         for task in self._tasks:
             if not task.done():
                 task.cancel()
-        return await self._group.__aexit__(*exc_info)
+        await self._group.__aexit__(*exc_info)
+        return None
 
     def __aiter__(self) -> Fanout:
         return self

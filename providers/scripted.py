@@ -99,18 +99,19 @@ class ScriptedProvider:
         return None
 
     def _raise_for(self, failure: Failure) -> None:
-        where = {"provider": "scripted", "model": self.member.model}
+        name, model = self.member.name, self.member.model
         if failure == "timeout":
-            raise ProviderTimeout(f"{self.member.name}: scripted timeout", **where)
+            raise ProviderTimeout(f"{name}: scripted timeout", provider="scripted", model=model)
         if failure == "rate_limit":
             raise RateLimited(
-                f"{self.member.name}: scripted rate limit",
+                f"{name}: scripted rate limit",
+                provider="scripted",
+                model=model,
                 status=429,
                 retry_after=self.options.retry_after_s,
-                **where,
             )
         if failure == "server_error":
-            raise ServerError(f"{self.member.name}: scripted server error", status=500, **where)
+            raise ServerError(f"{name}: scripted server error", provider="scripted", model=model, status=500)
 
     def _usage(self, call: Call, text: str) -> Usage:
         if self.options.usage is not None:
