@@ -29,13 +29,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.errors import EmptyRequestError
-from orchestrator.logs import get_logger
+from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
     Classifier,
@@ -123,7 +122,7 @@ class Orchestrator:
             cache=self.cache,
         )
         ctx = StrategyContext(panel=panel, members=members, route=route, run_strategy=self._nested(panel))
-        with structlog.contextvars.bound_contextvars(request_id=request.request_id):
+        with bound(request_id=request.request_id):
             log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
             verdict = await self.strategy(route.strategy).run(request, ctx)
             verdict = self._account(verdict, panel.ledger, route, request, started)

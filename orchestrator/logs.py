@@ -2,37 +2,95 @@
 
 Loggers are named ``shoal.*``; an application controls them like any other
 (``logging.getLogger("shoal").setLevel(...)``), so a library user sees nothing
-below WARNING unless they ask. The CLI calls :func:`configure_logging`.
-Events are snake_case with bound ``request_id`` and ``member``; prompts and keys
-are never logged at info level.
+below WARNING unless they ask. The CLI and the server call
+:func:`configure_logging`. Events are snake_case; :func:`bound` adds fields
+such as ``request_id`` to every event inside it. Prompts and keys are never
+logged at info level.
+
+A disabled level costs one ``isEnabledFor`` check, and structlog itself is
+imported only when the first event is actually emitted, so ``import
+orchestrator`` stays light.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
-import structlog
-
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["Logger", "bound", "configure_logging", "get_logger"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_fields: ContextVar[dict[str, Any]] = ContextVar("shoal_log_fields", default={})  # noqa: B039
 
 
-def get_logger(name: str) -> Any:
-    """A structlog logger bound to the stdlib logger ``name``; disabled levels cost one check."""
+@contextlib.contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` to every event logged inside the block (this task and its children)."""
+    token = _fields.set({**_fields.get(), **fields})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+def _merge_bound(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {**_fields.get(), **event}
+
+
+class Logger:
+    """``log.info("event_name", key=value)``; structlog renders it when the level is enabled."""
+
+    __slots__ = ("_impl", "_std")
+
+    def __init__(self, name: str) -> None:
+        self._std = logging.getLogger(name)
+        self._impl: Any = None
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit(logging.DEBUG, "debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit(logging.INFO, "info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(logging.WARNING, "warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit(logging.ERROR, "error", event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self._emit(logging.ERROR, "exception", event, fields)
+
+    def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
+        if not self._std.isEnabledFor(level):
+            return
+        if self._impl is None:
+            self._impl = _structlog_logger(self._std)
+        getattr(self._impl, method)(event, **fields)
+
+
+def _structlog_logger(std: logging.Logger) -> Any:
+    import structlog
+
     return structlog.wrap_logger(
-        logging.getLogger(name),
+        std,
         processors=[
-            structlog.stdlib.filter_by_level,
-            structlog.contextvars.merge_contextvars,
+            _merge_bound,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
             structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
         ],
         wrapper_class=structlog.stdlib.BoundLogger,
     )
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)
 
 
 def configure_logging(level: str = "warning") -> None:
