@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,7 +37,7 @@ def bound(**fields: Any) -> Iterator[None]:
         _fields.reset(token)
 
 
-def _merge_bound(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _merge_bound(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return {**_fields.get(), **event}
 
 
