@@ -1,4 +1,4 @@
-"""CPU and latency of one call: our ``openai_compat`` and ``litellm`` providers against ``litellm.acompletion``.
+"""CPU and latency of one call: our openai_compat and litellm providers against litellm.acompletion.
 
     python -m benchmarks.per_call [--calls 300] [--rounds 3]
 
