@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from orchestrator.cache import CallCache
 from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
@@ -67,6 +67,11 @@ def _throttler(per_second: float) -> Throttler:
     """``per_second`` calls a second, as a whole number of calls per period."""
     calls = max(1, int(per_second))
     return Throttler(rate_limit=calls, period=calls / per_second)
+
+
+@dataclass(slots=True)
+class _Tries:
+    count: int = 0
 
 
 @dataclass
@@ -172,7 +177,7 @@ class Panel:
             request_id=self.request_id,
         )
         started = time.perf_counter()
-        attempts = 0
+        tries = _Tries()
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
@@ -180,32 +185,56 @@ class Panel:
                     member, role, started, 0, completion=completion, recorded=recorded_latency
                 )
             provider = self._providers(member)
-            semaphore, throttler = self._gates.get(member)
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(1 + self._max_retries(member)),
-                wait=self._wait,
-                retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    async with semaphore:
-                        if throttler is not None:
-                            async with throttler:
-                                pass
-                        completion = await self._attempt(provider, member, call)
+            completion = await self._with_retries(provider, member, call, tries)
         except asyncio.CancelledError:
             self._record(
-                member, role, started, attempts, error=CandidateError(type="cancelled", message="cancelled")
+                member,
+                role,
+                started,
+                tries.count,
+                error=CandidateError(type="cancelled", message="cancelled"),
             )
             raise
         except Exception as exc:
-            return self._record(member, role, started, attempts, error=_as_error(exc))
-        candidate = self._record(member, role, started, attempts, completion=completion)
+            return self._record(member, role, started, tries.count, error=_as_error(exc))
+        candidate = self._record(member, role, started, tries.count, completion=completion)
         if self.cache is not None:
             self.cache.put(member, call, completion, candidate.latency_s)
         return candidate
+
+    async def _with_retries(
+        self, provider: Provider, member: Member, call: Call, tries: _Tries
+    ) -> Completion:
+        """The first attempt runs bare (the common case costs nothing); failures retry with tenacity."""
+        try:
+            tries.count += 1
+            return await self._gated(provider, member, call)
+        except ProviderError as exc:
+            retries = self._max_retries(member)
+            if not exc.retryable or retries == 0:
+                raise
+            await asyncio.sleep(self._delay(exc, 1))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retries),
+            wait=lambda state: self._delay(
+                state.outcome.exception() if state.outcome else None, state.attempt_number + 1
+            ),
+            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                tries.count += 1
+                completion = await self._gated(provider, member, call)
+        return completion
+
+    async def _gated(self, provider: Provider, member: Member, call: Call) -> Completion:
+        semaphore, throttler = self._gates.get(member)
+        async with semaphore:
+            if throttler is not None:
+                async with throttler:
+                    pass
+            return await self._attempt(provider, member, call)
 
     def _max_retries(self, member: Member) -> int:
         return member.max_retries if member.max_retries is not None else self.settings.max_retries
@@ -225,11 +254,11 @@ class Panel:
                 f"no answer within {timeout:.3g} s", provider=member.provider, model=member.model
             ) from None
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay(self, exc: BaseException | None, retry_number: int) -> float:
+        """Seconds before retry ``retry_number``: what Retry-After said, else jittered exponential backoff."""
         if isinstance(exc, ProviderError) and exc.retry_after is not None:
             return min(exc.retry_after, self.settings.backoff_max_s * 4)
-        backoff = self.settings.backoff_base_s * 2 ** (state.attempt_number - 1)
+        backoff = self.settings.backoff_base_s * 2 ** (retry_number - 1)
         return min(backoff, self.settings.backoff_max_s) * (0.5 + random.random() / 2)
 
     def _record(
