@@ -300,6 +300,8 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
             )
         _check_options(getattr(cls, "Options", None), strategy.options(), source, f"strategies.{name}")
     known_strategies = [*config.strategies, *registry.names("strategy")]
+    for name, strategy in config.strategies.items():
+        _check_strategy_names(config, registry, name, strategy, known_strategies)
     for category, route in config.routes.items():
         if route.strategy not in known_strategies:
             raise ConfigError(
@@ -318,6 +320,23 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         )
     if config.defaults.team is not None and config.defaults.team not in team_names:
         raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+
+
+def _check_strategy_names(
+    config: ShoalConfig, registry: Registry, name: str, strategy: StrategyConfig, known: list[str]
+) -> None:
+    """Members and strategies a strategy names in its options (judges, a chairman, cascade stages)."""
+    model = getattr(registry.strategy(strategy.kind), "Options", None)
+    if model is None or not hasattr(model, "references"):
+        return
+    for key, kind, ref in model.model_validate(strategy.options()).references():
+        pool = config.members if kind == "member" else known
+        if ref not in pool:
+            raise ConfigError(
+                f"unknown {kind} {ref!r} (defined: {', '.join(sorted(set(pool)))})",
+                source=config.source,
+                key=f"strategies.{name}.{key}",
+            )
 
 
 def _check_options(model: type[BaseModel] | None, options: dict[str, Any], source: str, where: str) -> None:

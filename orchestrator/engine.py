@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
-from orchestrator.errors import EmptyRequestError
+from orchestrator.errors import EmptyRequestError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -121,7 +121,13 @@ class Orchestrator:
             request_id=request.request_id,
             cache=self.cache,
         )
-        ctx = StrategyContext(panel=panel, members=members, route=route, run_strategy=self._nested(panel))
+        ctx = StrategyContext(
+            panel=panel,
+            members=members,
+            route=route,
+            run_strategy=self._nested(panel, (route.strategy,)),
+            roster=dict(self.config.members),
+        )
         with bound(request_id=request.request_id):
             log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
             verdict = await self.strategy(route.strategy).run(request, ctx)
@@ -225,12 +231,27 @@ class Orchestrator:
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request
 
-    def _nested(self, panel: Panel) -> Any:
-        async def run_strategy(name: str, request: Request, members: list[Member] | None = None) -> Verdict:
+    def _nested(self, panel: Panel, stack: tuple[str, ...]) -> Any:
+        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget."""
+
+        async def run_strategy(
+            name: str, request: Request, members: list[Member] | None = None, seed: Verdict | None = None
+        ) -> Verdict:
+            if name in stack:
+                raise UsageError(
+                    f"strategy cycle: {' -> '.join((*stack, name))}; a strategy may not run itself"
+                )
             section = self.config.strategy_config(name, self.registry)
             team_members = members or self.config.team_members(self.config.team_of(section))
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
-            ctx = StrategyContext(panel=panel, members=team_members, route=route, run_strategy=run_strategy)
+            ctx = StrategyContext(
+                panel=panel,
+                members=team_members,
+                route=route,
+                run_strategy=self._nested(panel, (*stack, name)),
+                roster=dict(self.config.members),
+                seed=seed,
+            )
             return await self.strategy(name).run(request, ctx)
 
         return run_strategy

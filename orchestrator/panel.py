@@ -94,19 +94,39 @@ class Ledger:
     def cost_usd(self) -> float:
         return sum(c.cost_usd for c in self.candidates)
 
-    def reserve(self, n: int) -> None:
-        """Claim ``n`` calls, or raise :class:`BudgetExceeded` before anything is sent."""
+    def shortfall(self, n: int) -> BudgetExceeded | None:
+        """Why ``n`` more calls would break a budget (cost projected from the calls so far), or None."""
         if self.max_calls is not None and self.started + n > self.max_calls:
-            raise BudgetExceeded(
+            return BudgetExceeded(
                 f"max_calls={self.max_calls} would be exceeded: {self.started} made, {n} more needed",
                 budget="max_calls",
             )
-        if self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd:
-            raise BudgetExceeded(
-                f"max_cost_usd={self.max_cost_usd} reached (spent {self.cost_usd:.6f} USD)",
-                budget="max_cost_usd",
-            )
+        if self.max_cost_usd is not None:
+            spent = self.cost_usd
+            done = [c for c in self.candidates if c.error is None]
+            projected = spent + n * (spent / len(done)) if done else spent
+            if spent >= self.max_cost_usd or projected > self.max_cost_usd:
+                return BudgetExceeded(
+                    f"max_cost_usd={self.max_cost_usd} would be exceeded: spent {spent:.6f} USD,"
+                    f" {n} more calls projected to reach {projected:.6f} USD",
+                    budget="max_cost_usd",
+                )
+        return None
+
+    def reserve(self, n: int) -> None:
+        """Claim ``n`` calls, or raise :class:`BudgetExceeded` before anything is sent."""
+        if (exceeded := self.shortfall(n)) is not None:
+            raise exceeded
         self.started += n
+
+    def tighten(self, max_calls: int | None = None, max_cost_usd: float | None = None) -> None:
+        """Lower the budgets (a strategy's own limits); a looser limit leaves the stricter one."""
+        if max_calls is not None:
+            self.max_calls = max_calls if self.max_calls is None else min(self.max_calls, max_calls)
+        if max_cost_usd is not None:
+            self.max_cost_usd = (
+                max_cost_usd if self.max_cost_usd is None else min(self.max_cost_usd, max_cost_usd)
+            )
 
 
 class Panel:

@@ -71,20 +71,32 @@ class ProviderFactory(Protocol):
 
 @dataclass
 class StrategyContext:
-    """What a strategy may use: the panel of admitted members, its options, nesting."""
+    """What a strategy may use: the panel, the team's members, other members by name, nesting.
+
+    ``members`` is the team the strategy runs over; ``roster`` every member it
+    may call by name (judges, aggregators, a chairman outside the team).
+    ``run_strategy(name, request, members=None, seed=None)`` runs another
+    configured strategy on the same panel, so its calls count against the same
+    budget; ``seed`` is the verdict of an earlier stage (set for a strategy
+    run by a cascade), whose answers the strategy may build on.
+    """
 
     panel: Panel
     members: list[Member]
     route: Route
-    run_strategy: Any = None  # async (name, request, seed) -> Verdict, for nesting strategies
+    run_strategy: Any = None  # async (name, request, members=None, seed=None) -> Verdict
+    roster: dict[str, Member] = field(default_factory=dict)
+    seed: Verdict | None = None
 
     def member(self, name: str) -> Member:
         for m in self.members:
             if m.name == name:
                 return m
+        if name in self.roster:
+            return self.roster[name]
         from orchestrator.errors import UnknownNameError
 
-        raise UnknownNameError("member", name, [m.name for m in self.members])
+        raise UnknownNameError("member", name, [*{m.name for m in self.members}, *self.roster])
 
 
 @runtime_checkable

@@ -206,7 +206,11 @@ class Candidate(BaseModel):
 
 
 class Cluster(BaseModel):
-    """Candidates that gave the same answer."""
+    """Candidates that gave the same answer.
+
+    ``answer`` is one member's wording; ``key`` the canonical form they agreed on
+    (``"1/2"`` for ``0.5`` and ``\\frac{1}{2}``, ``"B"`` for ``(B) Paris``).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -214,6 +218,7 @@ class Cluster(BaseModel):
     members: list[str]
     indices: list[int]
     weight: float
+    key: str | None = None
 
 
 class Route(BaseModel):
@@ -227,7 +232,13 @@ class Route(BaseModel):
 
 
 class Verdict(BaseModel):
-    """The panel's answer and everything needed to trust (or not) it."""
+    """The panel's answer and everything needed to trust (or not) it.
+
+    ``partial`` is set when a budget stopped the strategy before it finished;
+    ``notes`` says in plain words what happened on the way (an early exit, an
+    escalation, a judge that failed and the one that took over);
+    ``tool_calls`` carries the agreed tool calls when the request offered tools.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -244,6 +255,8 @@ class Verdict(BaseModel):
     latency_s: float = 0.0
     calls: int = 0
     partial: bool = False
+    notes: list[str] = Field(default_factory=list)
+    tool_calls: list[dict[str, Any]] | None = None
     request_id: str | None = None
 
     @property

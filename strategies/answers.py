@@ -1,138 +1,183 @@
 """Extraction and equivalence of answers, so a vote counts what answers *say*.
 
-``answer_key`` maps a raw answer to a canonical key for its answer type;
-``cluster`` groups candidates whose answers are equivalent. Equivalence is
-symmetric and clustering is independent of the order of the answers.
+An answer type (``auto``, ``number``, ``choice``, ``yesno``, ``text``, ``code``,
+``json``) picks a matcher from :mod:`strategies.equivalence`; ``auto`` infers
+the type from the question and the answers. ``answer_key`` maps one answer to
+its canonical form, ``equivalent`` compares two, ``cluster`` groups many.
+Equivalence is symmetric, and clustering (connected groups of equivalent
+answers) does not depend on the order of the answers.
 
 >>> answer_key("The answer is 1,000.", "number")
 '1000'
 >>> answer_key("Yes, it is.", "yesno")
 'yes'
+>>> equivalent(r"\\frac{1}{2}", "0.5", "number")
+True
 >>> [c.answer for c in cluster(["Paris", "The capital of France is Paris.", "Lyon"])]
 ['Paris', 'Lyon']
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import ast
+import json
 from collections import Counter
-from collections.abc import Sequence
-from fractions import Fraction
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from orchestrator.types import Cluster
+from strategies.equivalence import Key, Matcher
+from strategies.equivalence.choice import ChoiceMatcher, options_in
+from strategies.equivalence.code import CodeMatcher
+from strategies.equivalence.jsondata import JsonMatcher, canonical_json, extract_json
+from strategies.equivalence.number import NumberMatcher, extract_number
+from strategies.equivalence.text import Embedder, TextMatcher, TextMethod, normalize_text
+from strategies.equivalence.yesno import yes_or_no
 
-__all__ = ["AnswerType", "answer_key", "cluster", "equivalent", "infer_type", "normalize_text"]
+__all__ = [
+    "AnswerSettings",
+    "AnswerType",
+    "Key",
+    "Matcher",
+    "answer_key",
+    "cluster",
+    "cluster_keys",
+    "equivalent",
+    "infer_type",
+    "matcher_for",
+    "normalize_text",
+    "tool_call_key",
+]
 
 AnswerType = Literal["auto", "number", "choice", "yesno", "text", "code", "json"]
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_LEADS = re.compile(
-    r"^(?:final answer|the (?:final |correct )?answer is|answer|a|答え|回答)\s*[:：]?\s*", re.IGNORECASE
-)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_YES = {"yes", "true", "correct", "はい", "正しい", "そうです"}
-_NO = {"no", "false", "incorrect", "いいえ", "違います", "間違い"}
-_STOPWORDS = {"is", "of", "in", "it", "its", "and", "to", "was", "are", "be", "this", "that"}
+
+@dataclass
+class AnswerSettings:
+    """How answers are compared: the type, and the knobs of the text and code matchers.
+
+    ``embedder`` is owned by whoever keeps the settings (a strategy), so the
+    embedding model loads once per strategy, not per request.
+    """
+
+    answer_type: AnswerType = "auto"
+    text_match: TextMethod = "auto"
+    text_threshold: float | None = None
+    tests: str | None = None
+    test_timeout_s: float = 5.0
+    embedder: Embedder | None = field(default=None, repr=False)
 
 
-def normalize_text(text: str) -> str:
-    """Case, width, punctuation, articles and answer lead-ins folded away."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = text.replace("**", "").strip("`\"' ")
-    text = _LEADS.sub("", text)
-    text = re.sub(r"[^\w\s.%/-]", " ", text)
-    text = text.rstrip(".").replace(". ", " ")
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def _number(text: str) -> str | None:
-    text = unicodedata.normalize("NFKC", text)
-    marked = re.search(r"####\s*(\S+)|\\boxed\{([^}]*)\}|answer is\s*\$?([-\d.,/]+)", text, re.IGNORECASE)
-    candidates = [g for g in marked.groups() if g] if marked else _NUMBER.findall(text)
-    if not candidates:
-        return None
-    raw = candidates[-1].replace(",", "").rstrip(".")
+def _looks_like_code(text: str) -> bool:
+    if "```" in text:
+        return True
     try:
-        value = Fraction(raw)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    structural = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom
+    return any(isinstance(node, structural) for node in tree.body)
 
 
-def _yesno(text: str) -> str | None:
-    words = normalize_text(text).replace(",", " ").split()
-    for word in words[:3]:
-        if word in _YES:
-            return "yes"
-        if word in _NO:
-            return "no"
-    return None
+def _looks_like_json(text: str) -> bool:
+    try:
+        return isinstance(extract_json(text), dict | list)
+    except ValueError:
+        return False
 
 
-def _choice(text: str) -> str | None:
-    match = re.search(r"(?:^|answer\s*(?:is)?\s*:?\s*|option\s+)\(?([A-Ea-e])\)?(?:[).:\s]|$)", text.strip())
-    return match.group(1).upper() if match else None
-
-
-def infer_type(texts: Sequence[str]) -> AnswerType:
-    """The type most answers look like: number, yes/no, or free text."""
+def infer_type(texts: Sequence[str], question: str = "") -> AnswerType:
+    """The type the answers look like: choice (options in the question), json, code, yes/no,
+    number, else free text. Counts, so the order of the answers does not matter."""
+    if not texts:
+        return "text"
+    majority = len(texts) / 2
+    if options_in(question):
+        picker = ChoiceMatcher(question)
+        if sum(picker.letter(t) is not None for t in texts) > majority:
+            return "choice"
+    if sum(_looks_like_json(t) for t in texts) > majority:
+        return "json"
+    if sum(_looks_like_code(t) for t in texts) > majority:
+        return "code"
     votes: Counter[str] = Counter()
     for text in texts:
-        norm = normalize_text(text)
-        if _yesno(text) is not None and len(norm.split()) <= 6:
+        words = len(normalize_text(text).split())
+        if yes_or_no(text) is not None and words <= 6:
             votes["yesno"] += 1
-        elif _number(text) is not None and len(norm.split()) <= 12:
+        elif extract_number(text) is not None and (words <= 12 or _has_marker(text)):
             votes["number"] += 1
         else:
             votes["text"] += 1
-    if not votes:
-        return "text"
-    kind, _ = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "text"))
+    kind, _ = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "text", kv[0]))
     return kind  # type: ignore[return-value]
 
 
-def answer_key(text: str, answer_type: AnswerType = "text") -> str:
-    """A canonical key: equal keys mean equivalent answers."""
-    extract = {"number": _number, "yesno": _yesno, "choice": _choice}.get(answer_type)
-    if extract is not None:
-        key = extract(text)
-        if key is not None:
-            return key
-    return normalize_text(text)
+def _has_marker(text: str) -> bool:
+    lowered = text.lower()
+    return any(m in lowered for m in ("####", "\\boxed", "answer is", "answer:", "答えは"))
 
 
-def equivalent(a: str, b: str, answer_type: AnswerType = "text") -> bool:
-    """Whether two answers say the same: equal keys, or (free text) one short answer inside the other."""
-    ka, kb = answer_key(a, answer_type), answer_key(b, answer_type)
-    if ka == kb:
-        return True
-    if answer_type != "text":
-        return False
-    return _contains(ka, kb) or _contains(kb, ka)
+def matcher_for(
+    answer_type: AnswerType,
+    question: str = "",
+    texts: Sequence[str] = (),
+    settings: AnswerSettings | None = None,
+) -> Matcher:
+    """The matcher for a type (``auto`` resolved from the question and the answers)."""
+    settings = settings or AnswerSettings()
+    kind = infer_type(texts, question) if answer_type == "auto" else answer_type
+    if kind == "number":
+        return NumberMatcher(question)
+    if kind == "choice":
+        return ChoiceMatcher(question)
+    if kind == "yesno":
+        from strategies.equivalence.yesno import YesNoMatcher
+
+        return YesNoMatcher(question)
+    if kind == "json":
+        return JsonMatcher(question)
+    if kind == "code":
+        return CodeMatcher(question, settings.tests, settings.test_timeout_s)
+    return TextMatcher(settings.text_match, settings.text_threshold, settings.embedder)
 
 
-def _contains(short: str, long: str) -> bool:
-    words = short.split()
-    content = [w for w in words if w not in _STOPWORDS]
-    if not content or len(words) > 3 or len(long.split()) > 16:
-        return False
-    return re.search(rf"(?:^|\s){re.escape(short)}(?:$|\s)", long) is not None
+def answer_key(text: str, answer_type: AnswerType = "text", question: str = "") -> str:
+    """A canonical form: answers with equal keys are equivalent."""
+    return matcher_for(answer_type, question, [text]).key(text).canonical
 
 
-def cluster(
+def equivalent(a: str, b: str, answer_type: AnswerType = "text", question: str = "", **settings: Any) -> bool:
+    """Whether two answers say the same thing (symmetric)."""
+    matcher = matcher_for(answer_type, question, [a, b], AnswerSettings(**settings))
+    return matcher.same(matcher.key(a), matcher.key(b))
+
+
+def tool_call_key(tool_calls: Sequence[dict[str, Any]]) -> str:
+    """Tool calls in a canonical form: sorted (function name, canonical arguments) pairs."""
+    calls = []
+    for call in tool_calls:
+        function = call.get("function", call)
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except ValueError:
+                arguments = " ".join(arguments.split())
+        calls.append(f"{function.get('name', '')}({canonical_json(arguments)})")
+    return "; ".join(sorted(calls))
+
+
+def cluster_keys(
+    keys: Sequence[Key],
+    same: Callable[[Key, Key], bool],
     texts: Sequence[str],
-    weights: Sequence[float] | None = None,
-    answer_type: AnswerType = "auto",
-    members: Sequence[str] | None = None,
+    weights: Sequence[float],
+    members: Sequence[str],
 ) -> list[Cluster]:
-    """Group equivalent answers; heaviest cluster first, ties broken by the answer itself."""
-    kind = infer_type(texts) if answer_type == "auto" else answer_type
-    weights = list(weights) if weights is not None else [1.0] * len(texts)
-    members = list(members) if members is not None else [str(i) for i in range(len(texts))]
-    parent = list(range(len(texts)))
+    """Connected groups of equivalent keys; heaviest first, ties broken by the canonical key."""
+    parent = list(range(len(keys)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -140,12 +185,12 @@ def cluster(
             i = parent[i]
         return i
 
-    for i in range(len(texts)):
-        for j in range(i + 1, len(texts)):
-            if equivalent(texts[i], texts[j], kind):
+    for i in range(len(keys)):
+        for j in range(i + 1, len(keys)):
+            if root(i) != root(j) and same(keys[i], keys[j]):
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
-    for i in range(len(texts)):
+    for i in range(len(keys)):
         groups.setdefault(root(i), []).append(i)
     clusters = [
         Cluster(
@@ -153,11 +198,32 @@ def cluster(
             members=[members[i] for i in idx],
             indices=idx,
             weight=sum(weights[i] for i in idx),
+            key=min(keys[i].canonical for i in idx),
         )
         for idx in groups.values()
     ]
-    clusters.sort(key=lambda c: (-c.weight, -len(c.indices), answer_key(c.answer, kind), c.answer))
+    clusters.sort(key=lambda c: (-c.weight, -len(c.indices), c.key or "", c.answer))
     return clusters
+
+
+def cluster(
+    texts: Sequence[str],
+    weights: Sequence[float] | None = None,
+    answer_type: AnswerType = "auto",
+    members: Sequence[str] | None = None,
+    question: str = "",
+    settings: AnswerSettings | None = None,
+) -> list[Cluster]:
+    """Group equivalent answers; heaviest cluster first."""
+    matcher = matcher_for(answer_type, question, texts, settings)
+    keys = [matcher.key(t) for t in texts]
+    return cluster_keys(
+        keys,
+        matcher.same,
+        texts,
+        list(weights) if weights is not None else [1.0] * len(texts),
+        list(members) if members is not None else [str(i) for i in range(len(texts))],
+    )
 
 
 def _representative(texts: list[str]) -> str:
