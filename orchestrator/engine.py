@@ -46,7 +46,7 @@ from orchestrator.protocols import (
 )
 from orchestrator.registry import Registry
 from orchestrator.router import Router
-from orchestrator.types import Call, Completion, Member, Message, Request, Route, Tags, Verdict
+from orchestrator.types import Call, Completion, Member, Message, Request, Route, Tags, Usage, Verdict
 
 __all__ = ["Orchestrator", "OrchestratorProvider"]
 
@@ -252,7 +252,20 @@ class Orchestrator:
                 roster=dict(self.config.members),
                 seed=seed,
             )
-            return await self.strategy(name).run(request, ctx)
+            start = len(panel.ledger.candidates)
+            verdict = await self.strategy(name).run(request, ctx)
+            own = panel.ledger.candidates[start:]
+            usage = Usage()
+            for c in own:
+                usage = usage + c.usage
+            return verdict.model_copy(
+                update={
+                    "candidates": own,
+                    "calls": len(own),
+                    "usage": usage,
+                    "cost_usd": sum(c.cost_usd for c in own),
+                }
+            )
 
         return run_strategy
 

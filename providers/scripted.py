@@ -1,4 +1,4 @@
-"""A deterministic provider for tests, demos and forecasts.
+r"""A deterministic provider for tests, demos and forecasts.
 
 Configured from TOML like any member::
 
@@ -9,6 +9,21 @@ Configured from TOML like any member::
     latency_s = 0.05
     fail = ["rate_limit", "none"]   # or one of: none, timeout, rate_limit, server_error, hang
     usage = { prompt_tokens = 10, completion_tokens = 2 }
+
+Answers may depend on the prompt: ``rules`` are tried first, in order, and the
+first whose ``when`` (a regular expression, searched in the text of all the
+call's messages) matches gives the answer; its ``answer`` may use the match's
+groups (``\1``, ``\g<name>``). Use it to script a judge or a debater::
+
+    rules = [
+      { when = '<candidate id="(\d+)">\s*Paris', answer = 'BEST: \1' },
+      { when = "Other panelists", answer = "42", tool_calls = [] },
+    ]
+
+An answer (in ``answers`` or a rule) can also be a table with tool calls:
+``{ text = "", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] }``.
+Every call received is kept in ``provider.received`` (the last 100), so a test
+can check what a member was shown.
 
 >>> import asyncio
 >>> from orchestrator.types import Member, Call
@@ -24,8 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
+from collections import deque
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,12 +63,48 @@ class ScriptedUsage(BaseModel):
     completion_tokens: int = Field(default=0, ge=0)
 
 
+class ScriptedToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptedAnswer(BaseModel):
+    """An answer with tool calls (an answer that is a plain string has none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+
+
+class ScriptedRule(BaseModel):
+    """Answer ``answer`` when the prompt matches ``when``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    when: str
+    answer: str = ""
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.when, re.DOTALL)
+
+
+def _default_answers() -> list[str | ScriptedAnswer]:
+    return ["ok"]
+
+
 class ScriptedOptions(BaseModel):
     """The member keys the scripted provider understands."""
 
     model_config = ConfigDict(extra="forbid")
 
-    answers: list[str] = Field(default_factory=lambda: ["ok"], min_length=1)
+    answers: list[str | ScriptedAnswer] = Field(
+        default_factory=lambda: list[str | ScriptedAnswer](["ok"]), min_length=1
+    )
+    rules: list[ScriptedRule] = Field(default_factory=list)
     latency_s: float = Field(default=0.0, ge=0)
     fail: Failure | list[Failure] = "none"
     usage: ScriptedUsage | None = None
@@ -68,25 +122,40 @@ class ScriptedProvider:
         failures = self.options.fail if isinstance(self.options.fail, list) else [self.options.fail]
         self._answers = itertools.cycle(self.options.answers)
         self._failures = itertools.cycle(failures)
+        self._rules = [(rule, rule.pattern()) for rule in self.options.rules]
         self.calls = 0
+        self.received: deque[Call] = deque(maxlen=100)
 
     async def complete(self, call: Call) -> Completion:
         self.calls += 1
+        self.received.append(call)
         failure = next(self._failures)
         if failure == "hang":
             await asyncio.Event().wait()
         if self.options.latency_s:
             await asyncio.sleep(self.options.latency_s)
         self._raise_for(failure)
-        text = next(self._answers)
+        text, tool_calls = self._answer(call)
         usage = self._usage(call, text)
         return Completion(
             text=text,
             model=self.member.model,
             usage=usage,
             cost_usd=self.member.cost_of(usage),
-            finish_reason="stop",
+            finish_reason="tool_calls" if tool_calls else "stop",
+            tool_calls=tool_calls or None,
         )
+
+    def _answer(self, call: Call) -> tuple[str, list[dict[str, Any]]]:
+        prompt = "\n".join(_text_of(m.get("content")) for m in call.messages)
+        for rule, pattern in self._rules:
+            match = pattern.search(prompt)
+            if match:
+                return match.expand(rule.answer), _wire(rule.tool_calls)
+        answer = next(self._answers)
+        if isinstance(answer, str):
+            return answer, []
+        return answer.text, _wire(answer.tool_calls)
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         completion = await self.complete(call)
@@ -118,3 +187,22 @@ class ScriptedProvider:
             return Usage.of(self.options.usage.prompt_tokens, self.options.usage.completion_tokens)
         prompt_words = sum(len(str(m.get("content") or "").split()) for m in call.messages)
         return Usage.of(prompt_words, len(text.split()))
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _wire(calls: list[ScriptedToolCall]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": c.name, "arguments": json.dumps(c.arguments, sort_keys=True)},
+        }
+        for i, c in enumerate(calls)
+    ]

@@ -1,16 +1,49 @@
-"""What the strategies share: options common to all, and turning clusters into a verdict."""
+"""What the strategies share: their common options, the calls they make, and how a verdict is written.
+
+Every strategy takes ``answer_type`` (how answers are compared), ``min_answers``
+(a quorum: fewer answers is an error, not a guess), ``abstain_below`` (below
+that confidence the verdict abstains and shows the competing answers),
+``max_calls`` and ``max_cost_usd`` (checked before each round: a round that
+would break them is not started, and the verdict is marked partial), and the
+text/code matcher knobs (``text_match``, ``text_threshold``, ``tests``,
+``test_timeout_s``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.errors import QuorumError
-from orchestrator.types import Candidate, Cluster, Member, Verdict
-from strategies.answers import AnswerType, cluster
+from orchestrator.errors import BudgetExceeded, QuorumError
+from orchestrator.protocols import StrategyContext
+from orchestrator.types import Candidate, Cluster, Member, Request, Verdict
+from strategies.answers import AnswerSettings, AnswerType
+from strategies.equivalence.text import Embedder, TextMethod
+from strategies.tally import Tally, shown
 
-__all__ = ["StrategyOptions", "clusters_of", "dissent_of", "require_answers", "verdict_of"]
+__all__ = [
+    "SINGLE_ANSWER_CONFIDENCE",
+    "BaseStrategy",
+    "StrategyOptions",
+    "abstain",
+    "budget_note",
+    "call_each",
+    "chain",
+    "failure_notes",
+    "first_answers",
+    "require_answers",
+    "seed_answers",
+    "seed_note",
+    "short",
+    "shown",
+    "split_seed",
+    "verdict_of",
+]
+
+SINGLE_ANSWER_CONFIDENCE = 0.5  # an answer no one cross-checked is no surer than a coin flip on agreement
 
 
 class StrategyOptions(BaseModel):
@@ -21,6 +54,61 @@ class StrategyOptions(BaseModel):
     answer_type: AnswerType = "auto"
     min_answers: int = Field(default=1, ge=1)
     abstain_below: float | None = Field(default=None, ge=0, le=1)
+    max_calls: int | None = Field(default=None, ge=1)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    text_match: TextMethod = "auto"
+    text_threshold: float | None = Field(default=None, gt=0, le=1)
+    tests: str | None = None
+    test_timeout_s: float = Field(default=5.0, gt=0)
+
+    def references(self) -> list[tuple[str, str, str]]:
+        """``(option key, "member" | "strategy", name)`` for every name the options refer to."""
+        return []
+
+
+def chain(value: str | list[str]) -> list[str]:
+    """A member or a fallback chain of members, as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+class BaseStrategy:
+    """Holds a strategy's name and validated options, and the embedding model its matchers share."""
+
+    Options: ClassVar[type[StrategyOptions]] = StrategyOptions
+    kind: ClassVar[str] = "strategy"
+
+    def __init__(self, name: str | None = None, options: dict[str, Any] | None = None) -> None:
+        self.name = name or self.kind
+        self.options = self.Options.model_validate(options or {})
+        self._embedder = Embedder()
+
+    def settings(self, request: Request) -> AnswerSettings:
+        o = self.options
+        return AnswerSettings(
+            answer_type=o.answer_type,
+            text_match=o.text_match,
+            text_threshold=o.text_threshold,
+            tests=o.tests or request.tags.labels.get("tests"),
+            test_timeout_s=o.test_timeout_s,
+            embedder=self._embedder,
+        )
+
+    def tally(self, request: Request, members: Sequence[Member]) -> Tally:
+        return Tally(
+            request.question(),
+            self.settings(request),
+            {m.name: m.weight for m in members},
+            tools=bool(request.params.get("tools")),
+        )
+
+    def begin(self, ctx: StrategyContext) -> None:
+        ctx.panel.ledger.tighten(self.options.max_calls, self.options.max_cost_usd)
+
+    def decide(self, tally: Tally, notes: Sequence[str] = (), *, partial: bool = False) -> Verdict:
+        """A vote over the tally: the heaviest cluster wins, abstaining below ``abstain_below``."""
+        require_answers(tally.candidates, self.options.min_answers)
+        verdict = verdict_of(self.name, tally, notes=notes, partial=partial)
+        return abstain(verdict, self.options.abstain_below)
 
 
 def require_answers(candidates: Sequence[Candidate], needed: int) -> list[Candidate]:
@@ -34,21 +122,21 @@ def require_answers(candidates: Sequence[Candidate], needed: int) -> list[Candid
     return answered
 
 
-def clusters_of(
-    answered: Sequence[Candidate], members: Sequence[Member], answer_type: AnswerType
-) -> list[Cluster]:
-    weight = {m.name: m.weight for m in members}
-    return cluster(
-        [c.text or "" for c in answered],
-        [weight.get(c.member, 1.0) for c in answered],
-        answer_type,
-        [c.member for c in answered],
-    )
+def short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def dissent_of(clusters: Sequence[Cluster], candidates: Sequence[Candidate]) -> str:
-    """One line on who disagreed and who failed."""
-    parts = [f"{', '.join(c.members)} said {_short(c.answer)!r}" for c in clusters[1:]]
+def failure_notes(candidates: Sequence[Candidate]) -> list[str]:
+    return [
+        f"{c.member} failed ({c.error.type}: {short(c.error.message, 120)})"
+        for c in candidates
+        if c.error is not None and c.error.type != "cancelled"
+    ]
+
+
+def _dissent(others: Sequence[Cluster], candidates: Sequence[Candidate]) -> str:
+    parts = [f"{', '.join(c.members)} said {short(c.answer)!r}" for c in others]
     failed = [
         f"{c.member} failed ({c.error.type})" for c in candidates if c.error and c.error.type != "cancelled"
     ]
@@ -57,32 +145,125 @@ def dissent_of(clusters: Sequence[Cluster], candidates: Sequence[Candidate]) -> 
 
 def verdict_of(
     strategy: str,
-    clusters: Sequence[Cluster],
-    candidates: Sequence[Candidate],
-    options: StrategyOptions,
+    tally: Tally,
+    *,
+    chosen: Cluster | None = None,
+    answer: str | None = None,
+    confidence: float | None = None,
+    notes: Sequence[str] = (),
+    partial: bool = False,
 ) -> Verdict:
-    """Answer = heaviest cluster; confidence = its share of the weight that arrived."""
+    """A verdict over a tally: ``chosen`` (default the heaviest cluster) and its share of the weight.
+
+    A strategy that writes its own ``answer`` (an aggregate, a synthesis) passes
+    the cluster it agrees with as ``chosen``, or None when it agrees with none.
+    A verdict that rests on one answer says so, and its confidence is capped
+    at :data:`SINGLE_ANSWER_CONFIDENCE`.
+    """
+    clusters = tally.clusters()
+    if chosen is None and answer is None:
+        chosen = clusters[0]
     total = sum(c.weight for c in clusters)
-    best = clusters[0]
-    confidence = best.weight / total if total else 0.0
-    abstained = options.abstain_below is not None and confidence < options.abstain_below
-    answer = best.answer
-    if abstained:
-        competing = "; ".join(f"{_short(c.answer)!r} ({len(c.members)})" for c in clusters)
-        answer = f"The panel could not agree (confidence {confidence:.2f}). Competing answers: {competing}"
-    dissent = dissent_of(clusters, candidates)
-    if len(candidates) and sum(len(c.members) for c in clusters) == 1:
-        dissent = "; ".join(filter(None, ["resting on a single answer, not cross-checked", dissent]))
+    if confidence is None:
+        confidence = chosen.weight / total if chosen is not None and total else 0.0
+    all_notes = list(notes)
+    answered = tally.answered
+    if len(answered) == 1:
+        confidence = min(confidence, SINGLE_ANSWER_CONFIDENCE)
+        all_notes.append(f"resting on a single answer ({answered[0].member}), not cross-checked")
+    all_notes.extend(failure_notes(tally.candidates))
+    tool_calls = None
+    if chosen is not None and tally.tools and answer is None:
+        tool_calls = tally.representative(chosen).tool_calls
     return Verdict(
-        answer=answer,
-        confidence=confidence,
-        abstained=abstained,
+        answer=answer if answer is not None else chosen.answer if chosen is not None else "",
+        confidence=max(0.0, min(1.0, confidence)),
         strategy=strategy,
         clusters=list(clusters),
-        dissent=dissent,
+        dissent=_dissent([c for c in clusters if c != chosen], tally.candidates),
+        partial=partial,
+        notes=all_notes,
+        tool_calls=tool_calls,
     )
 
 
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def abstain(verdict: Verdict, below: float | None) -> Verdict:
+    """Below ``below`` confidence the verdict abstains: its answer says the panel could not agree."""
+    if below is None or verdict.confidence >= below:
+        return verdict
+    competing = "; ".join(f"{short(c.answer)!r} ({', '.join(c.members)})" for c in verdict.clusters)
+    answer = f"The panel could not agree (confidence {verdict.confidence:.2f}, below {below:.2f})." + (
+        f" Competing answers: {competing}" if competing else ""
+    )
+    return verdict.model_copy(update={"answer": answer, "abstained": True, "tool_calls": None})
+
+
+def seed_answers(ctx: StrategyContext) -> list[Candidate]:
+    """An earlier stage's final answers (a cascade's first stage): each member's last answer."""
+    if ctx.seed is None:
+        return []
+    latest: dict[str, Candidate] = {}
+    for c in ctx.seed.candidates:
+        if c.ok and c.role in ("answer", "debate", "propose"):
+            latest[c.member] = c
+    return list(latest.values())
+
+
+def split_seed(ctx: StrategyContext) -> tuple[list[Candidate], list[Candidate], list[Member]]:
+    """What an earlier stage already paid for: ``(reused, outside, to_ask)``.
+
+    ``reused`` are seed answers of this team's members (they are not asked
+    again), ``outside`` seed answers of other members, ``to_ask`` the team
+    members the seed has no answer from.
+    """
+    seeded = seed_answers(ctx)
+    team = {m.name for m in ctx.members}
+    reused = [c for c in seeded if c.member in team]
+    outside = [c for c in seeded if c.member not in team]
+    answered = {c.member for c in reused}
+    return reused, outside, [m for m in ctx.members if m.name not in answered]
+
+
+def seed_note(reused: Sequence[Candidate], outside: Sequence[Candidate]) -> list[str]:
+    parts = []
+    if reused:
+        parts.append(
+            f"reused {len(reused)} answers from the earlier stage ({', '.join(c.member for c in reused)})"
+        )
+    if outside:
+        parts.append(f"took in {len(outside)} answers of other members from the earlier stage")
+    return parts
+
+
+async def first_answers(
+    request: Request, ctx: StrategyContext, members: Sequence[Member], references: Sequence[str] = ()
+) -> list[Candidate]:
+    """The members' answers to the question (with ``references`` quoted when there are some)."""
+    if not members:
+        return []
+    if not references:
+        return await ctx.panel.gather(list(members), request.wire_messages(), request.params)
+    from strategies.prompts import reference_messages
+
+    calls = [(m, reference_messages(request, references, salt=m.name)) for m in members]
+    return await call_each(ctx, calls, role="answer")
+
+
+async def call_each(
+    ctx: StrategyContext, calls: Sequence[tuple[Member, list[dict[str, Any]]]], role: str
+) -> list[Candidate]:
+    """One call per (member, messages), in parallel; the budget is claimed for all before any is sent."""
+    ctx.panel.ledger.reserve(len(calls))
+    results: list[Candidate | None] = [None] * len(calls)
+
+    async def one(i: int, member: Member, messages: list[dict[str, Any]]) -> None:
+        results[i] = await ctx.panel.call(member, messages, role=role, reserved=True)
+
+    async with asyncio.TaskGroup() as group:
+        for i, (member, messages) in enumerate(calls):
+            group.create_task(one(i, member, messages), name=f"{role}:{member.name}")
+    return [c for c in results if c is not None]
+
+
+def budget_note(exc: BudgetExceeded, what: str) -> str:
+    return f"partial: {what} not run, {exc}"

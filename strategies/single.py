@@ -1,6 +1,6 @@
 """``single``: one member answers; no cross-check (the baseline every ensemble is measured against).
 
-Configured as::
+Its confidence is capped at 0.5, since nothing checked the answer. Configured as::
 
     [strategies.fast]
     kind = "single"
@@ -9,11 +9,9 @@ Configured as::
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.protocols import StrategyContext
 from orchestrator.types import Request, Verdict
-from strategies.base import StrategyOptions, clusters_of, require_answers, verdict_of
+from strategies.base import BaseStrategy, StrategyOptions
 
 __all__ = ["Single", "SingleOptions"]
 
@@ -21,17 +19,18 @@ __all__ = ["Single", "SingleOptions"]
 class SingleOptions(StrategyOptions):
     member: str | None = None
 
+    def references(self) -> list[tuple[str, str, str]]:
+        return [("member", "member", self.member)] if self.member else []
 
-class Single:
+
+class Single(BaseStrategy):
     Options = SingleOptions
-
-    def __init__(self, name: str = "single", options: dict[str, Any] | None = None) -> None:
-        self.name = name
-        self.options = SingleOptions.model_validate(options or {})
+    kind = "single"
+    options: SingleOptions
 
     async def run(self, request: Request, ctx: StrategyContext) -> Verdict:
+        self.begin(ctx)
         member = ctx.member(self.options.member) if self.options.member else ctx.members[0]
-        candidate = await ctx.panel.call(member, request.wire_messages(), request.params)
-        answered = require_answers([candidate], 1)
-        clusters = clusters_of(answered, [member], self.options.answer_type)
-        return verdict_of(self.name, clusters, [candidate], self.options)
+        tally = self.tally(request, [member])
+        await tally.add(await ctx.panel.call(member, request.wire_messages(), request.params))
+        return self.decide(tally)

@@ -14,7 +14,9 @@ by which tests it passes: answers that pass and fail the same tests agree.
 This keeps honest code off the network; it is not a sandbox for hostile code.
 
 >>> m = CodeMatcher()
->>> m.key("def f(x):\\n    return x+1").canonical == m.key("```python\\ndef f(n):  # add one\\n    return n + 1\\n```").canonical
+>>> a = m.key("def f(x):\\n    return x+1")
+>>> b = m.key("```python\\ndef f(n):  # add one\\n    return n + 1\\n```")
+>>> a == b
 True
 '''
 
@@ -85,9 +87,7 @@ class _Renamer(ast.NodeTransformer):
         args = node.args
         params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
         params += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
-        assigned = [
-            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        ]
+        assigned = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         declared = {
             name for n in ast.walk(node) if isinstance(n, ast.Global | ast.Nonlocal) for name in n.names
         }

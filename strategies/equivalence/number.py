@@ -91,7 +91,9 @@ def _parse(match: re.Match[str], percent_is_share: bool) -> Number | None:
             num, den = (groups[1], groups[2]) if groups[1] is not None else (groups[3], groups[4])
             value = Fraction(num) / Fraction(den)
         elif match.group("num") is not None:
-            value = Fraction(match.group("num").replace(",", "")) / Fraction(match.group("den").replace(",", ""))
+            value = Fraction(match.group("num").replace(",", "")) / Fraction(
+                match.group("den").replace(",", "")
+            )
         else:
             plain = match.group("plain").replace(",", "")
             value = Fraction(plain)

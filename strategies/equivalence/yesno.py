@@ -1,8 +1,10 @@
 """Yes/no: yes, no, true, false, correct, incorrect, in English and Japanese (はい/いいえ).
 
 >>> m = YesNoMatcher()
->>> [m.key(t).canonical for t in ["Yes.", "No, it is not.", "True", "Not true", "はい、そうです。", "いいえ", "正しくない"]]
-['yes', 'no', 'yes', 'no', 'yes', 'no', 'no']
+>>> [m.key(t).canonical for t in ["Yes.", "No, it is not.", "True", "Not true"]]
+['yes', 'no', 'yes', 'no']
+>>> [m.key(t).canonical for t in ["はい、そうです。", "いいえ", "正しくない"]]
+['yes', 'no', 'no']
 """
 
 from __future__ import annotations
