@@ -174,8 +174,12 @@ def _print_verdict(verdict: Verdict) -> None:
         f" · {verdict.calls} calls · {verdict.usage.total_tokens} tokens"
         f" · ${verdict.cost_usd:.6f} · {verdict.latency_s:.2f} s"
     )
+    if verdict.partial:
+        console.print("[yellow]partial: a budget stopped the strategy early[/yellow]")
     if verdict.dissent:
-        console.print(f"[dim]dissent: {verdict.dissent}[/dim]")
+        console.print(f"dissent: {verdict.dissent}", style="dim", markup=False, highlight=False)
+    for note in verdict.notes:
+        console.print(f"note: {note}", style="dim", markup=False, highlight=False)
     table = Table(show_lines=False)
     for column in ("member", "model", "answer", "latency", "tokens", "cost"):
         table.add_column(column, overflow="fold")

@@ -4,9 +4,10 @@ The judge sees the question and one candidate per cluster of equivalent
 answers, anonymised and shuffled, as quoted data in the user turn. It never
 sees (so never judges) a candidate from its own model. ``judges`` is a
 fallback chain: when a judge fails, answers with no usable pick, or could
-only see one candidate, the next one takes over; when none can decide, the
-verdict is the plain vote and says so. When every member agrees, no judge is
-asked (``skip_if_unanimous``). Configured as::
+see fewer than two different answers once its own model's are set aside, the
+next one takes over; when none can decide, the verdict is the plain vote and
+says so. When every member agrees there is nothing to choose, and no judge is
+asked. Configured as::
 
     [strategies.best]
     kind = "judge"
@@ -47,7 +48,6 @@ __all__ = ["Judge", "JudgeOptions", "own_model"]
 class JudgeOptions(StrategyOptions):
     judges: list[str] = Field(min_length=1)
     judge_weight: float = Field(default=1.0, ge=0)
-    skip_if_unanimous: bool = True
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("judges", "member", name) for name in self.judges]
@@ -76,13 +76,15 @@ class Judge(BaseStrategy):
         await tally.extend([*reused, *outside, *await first_answers(request, ctx, to_ask)])
         require_answers(tally.candidates, self.options.min_answers)
         clusters = tally.clusters()
-        if len(clusters) == 1 and self.options.skip_if_unanimous:
+        if len(clusters) == 1:
             return self.decide(tally, [*notes, "unanimous: no judge needed"])
         for name in self.options.judges:
             judge = ctx.member(name)
             pool = self._pool(tally, clusters, judge, ctx)
             if len(pool) < 2:
-                notes.append(f"judge {name} skipped: every other answer came from its own model")
+                notes.append(
+                    f"judge {name} skipped: fewer than two answers not from its own model to choose from"
+                )
                 continue
             try:
                 picked, why = await self._ask(request, ctx, judge, pool)

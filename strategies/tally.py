@@ -25,6 +25,8 @@ from strategies.answers import (
 
 __all__ = ["Tally", "leader_probability", "shown"]
 
+_TOOL = object()  # marks the key of an answer that called tools
+
 
 def shown(candidate: Candidate) -> str:
     """What a candidate said, as text: its answer, or its tool calls written out."""
@@ -109,13 +111,13 @@ class Tally:
 
     def key_of(self, candidate: Candidate) -> Key:
         if self.tools and candidate.tool_calls:
-            return Key(canonical="call: " + tool_call_key(candidate.tool_calls), value="tool")
+            return Key(canonical="call: " + tool_call_key(candidate.tool_calls), value=_TOOL)
         matcher = self.matcher()
         key = self._keys.get((matcher.kind, candidate.text or ""))
         return key if key is not None else matcher.key(candidate.text or "")
 
     def same(self, a: Key, b: Key) -> bool:
-        if a.value == "tool" or b.value == "tool":
+        if a.value is _TOOL or b.value is _TOOL:
             return a.canonical == b.canonical
         return self.matcher().same(a, b)
 
