@@ -57,8 +57,7 @@ AnswerType = Literal["auto", "number", "choice", "yesno", "text", "code", "json"
 class AnswerSettings:
     """How answers are compared: the type, and the knobs of the text and code matchers.
 
-    ``embedder`` is owned by whoever keeps the settings (a strategy), so the
-    embedding model loads once per strategy, not per request.
+    ``embedder`` defaults to the process's shared embedding model (loaded once, on first use).
     """
 
     answer_type: AnswerType = "auto"

@@ -21,7 +21,7 @@ from orchestrator.errors import BudgetExceeded, QuorumError
 from orchestrator.protocols import StrategyContext
 from orchestrator.types import Candidate, Cluster, Member, Request, Verdict
 from strategies.answers import AnswerSettings, AnswerType
-from strategies.equivalence.text import Embedder, TextMethod
+from strategies.equivalence.text import TextMethod
 from strategies.tally import Tally, shown
 
 __all__ = [
@@ -72,7 +72,7 @@ def chain(value: str | list[str]) -> list[str]:
 
 
 class BaseStrategy:
-    """Holds a strategy's name and validated options, and the embedding model its matchers share."""
+    """Holds a strategy's name and validated options."""
 
     Options: ClassVar[type[StrategyOptions]] = StrategyOptions
     kind: ClassVar[str] = "strategy"
@@ -80,7 +80,6 @@ class BaseStrategy:
     def __init__(self, name: str | None = None, options: dict[str, Any] | None = None) -> None:
         self.name = name or self.kind
         self.options = self.Options.model_validate(options or {})
-        self._embedder = Embedder()
 
     def settings(self, request: Request) -> AnswerSettings:
         o = self.options
@@ -90,7 +89,6 @@ class BaseStrategy:
             text_threshold=o.text_threshold,
             tests=o.tests or request.tags.labels.get("tests"),
             test_timeout_s=o.test_timeout_s,
-            embedder=self._embedder,
         )
 
     def tally(self, request: Request, members: Sequence[Member]) -> Tally:

