@@ -129,7 +129,7 @@ class Council(BaseStrategy):
                 notes.append(budget_note(exc, f"chairman {name}"))
                 return self._fallback(tally, answers, standing, notes, partial=True)
             if reply.ok and (reply.text or "").strip():
-                chosen, share = tally.cluster_of(reply.text or "")
+                chosen, share = await tally.agreeing(reply.text or "")
                 agree = (
                     f"agrees with {', '.join(chosen.members)}" if chosen else "agrees with no member's answer"
                 )

@@ -89,7 +89,7 @@ class Debate(BaseStrategy):
         changed = [
             f"{name}: {short(shown(opening[name]), 40)!r} -> {short(shown(c), 40)!r}"
             for name, c in latest.items()
-            if name in opening and not tally.same(tally.key_of(opening[name]), tally.key_of(c))
+            if name in opening and not tally.same(await tally.key_candidate(opening[name]), tally.key_of(c))
         ]
         if changed:
             notes.append("changed their answer: " + "; ".join(changed))

@@ -111,7 +111,7 @@ class Fusion(BaseStrategy):
                 notes.append(budget_note(exc, f"aggregator {name}"))
                 return self.decide(tally, notes, partial=True)
             if reply.ok and (reply.text or "").strip():
-                chosen, share = tally.cluster_of(reply.text or "")
+                chosen, share = await tally.agreeing(reply.text or "")
                 agree = f"agrees with {', '.join(chosen.members)}" if chosen else "agrees with no proposal"
                 notes.append(f"aggregated by {name}; {agree}")
                 verdict = verdict_of(

@@ -69,14 +69,8 @@ class Tally:
         await self._key_all()
 
     async def _key_all(self) -> None:
-        matcher = self.matcher()
         for text in self._texts():
-            if (matcher.kind, text) not in self._keys:
-                if matcher.blocking:
-                    key = await asyncio.to_thread(matcher.key, text)
-                else:
-                    key = matcher.key(text)
-                self._keys[(matcher.kind, text)] = key
+            await self.key_text(text)
 
     def _texts(self) -> list[str]:
         return [c.text or "" for c in self.answered if not (self.tools and c.tool_calls)]
@@ -133,12 +127,26 @@ class Tally:
             [c.member for c in answered],
         )
 
-    def cluster_of(self, text: str) -> tuple[Cluster | None, float]:
+    async def key_text(self, text: str) -> Key:
+        """The key of any text under this tally's matcher (keyed off the event loop when that runs code)."""
+        matcher = self.matcher()
+        cached = self._keys.get((matcher.kind, text))
+        if cached is None:
+            cached = await asyncio.to_thread(matcher.key, text) if matcher.blocking else matcher.key(text)
+            self._keys[(matcher.kind, text)] = cached
+        return cached
+
+    async def key_candidate(self, candidate: Candidate) -> Key:
+        """``key_of`` for a candidate that may not be in this tally."""
+        if self.tools and candidate.tool_calls:
+            return self.key_of(candidate)
+        return await self.key_text(candidate.text or "")
+
+    async def agreeing(self, text: str) -> tuple[Cluster | None, float]:
         """The cluster an outside answer (an aggregate, a synthesis) agrees with, and that cluster's share."""
         clusters = self.clusters()
         total = sum(c.weight for c in clusters)
-        matcher = self.matcher()
-        key = matcher.key(text)
+        key = await self.key_text(text)
         for c in clusters:
             if any(self.same(key, self.key_of(self.answered[i])) for i in c.indices):
                 return c, (c.weight / total if total else 0.0)
