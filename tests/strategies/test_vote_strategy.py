@@ -211,3 +211,28 @@ def test_the_verdict_is_independent_of_member_order(answers: list[str], rnd, ear
     if not early:  # an early exit counts the answers that came first, so only its winner is fixed
         assert a.confidence == b.confidence
     assert any(a.answer == c.text for c in a.candidates)
+
+
+def test_code_answers_are_voted_on_by_the_tests_they_pass() -> None:
+    config = scripted_config(
+        {
+            "a": {"answers": ["```python\ndef double(x):\n    return x * 2\n```"]},
+            "b": {"answers": ["def double(n):\n    return n + n"]},
+            "c": {"answers": ["def double(x):\n    return x ** 2"]},
+        },
+        '[strategies.v]\nkind = "vote"\nanswer_type = "code"\n'
+        'tests = """\nassert double(3) == 6\nassert double(0) == 0\n"""\n',
+    )
+    verdict = asyncio.run(ask(config, "Write double(x)."))
+    assert verdict.clusters[0].members == ["a", "b"]
+    assert verdict.clusters[0].key == "tests:PP"
+    assert verdict.clusters[1].key == "tests:FP"
+
+
+def test_tests_can_come_with_the_request() -> None:
+    config = scripted_config(
+        {"a": {"answers": ["def f():\n    return 1"]}, "b": {"answers": ["def f():\n    return 2"]}},
+        '[strategies.v]\nkind = "vote"\nanswer_type = "code"\n',
+    )
+    verdict = asyncio.run(ask(config, "Write f.", tags={"labels": {"tests": "assert f() == 1"}}))
+    assert {c.key for c in verdict.clusters} == {"tests:P", "tests:F"}
