@@ -120,6 +120,7 @@ class Orchestrator:
             deadline=loop.time() + deadline_s if deadline_s else None,
             request_id=request.request_id,
             cache=self.cache,
+            labels=request.tags.labels,
         )
         ctx = StrategyContext(
             panel=panel,

@@ -5,8 +5,9 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     ShoalError
     ├── UsageError                  a mistake by the application developer or user
     │   ├── ConfigError             a config file or SHOAL_* variable is wrong
-    │   ├── UnknownNameError        a member, team, strategy or model that does not exist
-    │   └── EmptyRequestError       nothing to ask
+    │   ├── UnknownNameError        a member, team, strategy, model or dataset that does not exist
+    │   ├── EmptyRequestError       nothing to ask
+    │   └── DatasetError            a benchmark dataset is malformed or its package is not installed
     ├── ModelError                  a local model cannot be had or run
     │   ├── ModelChecksumError      a downloaded or cached file fails its sha256
     │   └── ModelStartError         llama.cpp could not load the model
@@ -35,6 +36,7 @@ __all__ = [
     "BadRequestError",
     "BudgetExceeded",
     "ConfigError",
+    "DatasetError",
     "EmptyRequestError",
     "ModelChecksumError",
     "ModelError",
@@ -87,6 +89,11 @@ class UnknownNameError(UsageError):
 
 class EmptyRequestError(UsageError):
     """The request has no question in it."""
+
+
+class DatasetError(UsageError):
+    """A benchmark dataset cannot be read: a malformed JSONL line (file, line and field named)
+    or a registry package that is not installed (the install command given)."""
 
 
 class ModelError(ShoalError):

@@ -142,6 +142,7 @@ class Panel:
         deadline: float | None = None,
         request_id: str | None = None,
         cache: CallCache | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self._providers = providers
         self.cache = cache
@@ -150,6 +151,7 @@ class Panel:
         self.ledger = ledger or Ledger()
         self.deadline = deadline
         self.request_id = request_id
+        self.labels = dict(labels or {})
 
     def ask(
         self,
@@ -195,6 +197,7 @@ class Panel:
             params={**member.params, **(params or {})},
             sample_index=sample_index,
             request_id=self.request_id,
+            labels=self.labels,
         )
         started = time.perf_counter()
         tries = _Tries()

@@ -150,7 +150,12 @@ class Member(BaseModel):
 
 
 class Call(BaseModel):
-    """What a provider receives for one call: messages and merged params."""
+    """What a provider receives for one call: messages and merged params.
+
+    ``labels`` are the request's ``tags.labels``, for providers that act on them
+    (a simulated scripted member reads the gold answer a benchmark puts there);
+    they are never sent upstream and are not part of the record/replay key.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -158,6 +163,7 @@ class Call(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     sample_index: int = 0
     request_id: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class Completion(BaseModel):

@@ -25,6 +25,19 @@ An answer (in ``answers`` or a rule) can also be a table with tool calls:
 Every call received is kept in ``provider.received`` (the last 100), so a test
 can check what a member was shown.
 
+A *simulated* member answers from the gold answer instead of a script: right
+with probability ``p``, its errors correlated with the other simulated members'
+with pairwise correlation ``rho`` (see :mod:`providers.simulated`)::
+
+    [members.sim1]
+    provider = "scripted"
+    model = "sim-0.7"
+    simulate = { p = 0.7, rho = 0.2 }   # also: seed = 0, distractors = 3
+
+It reads the gold answer from the request labels ``gold`` (with ``answer_type``,
+``n_choices`` and ``item``), which ``shoal bench`` sets for every item; a call
+without a ``gold`` label fails with a bad-request error.
+
 >>> import asyncio
 >>> from orchestrator.types import Member, Call
 >>> from orchestrator.protocols import ProviderContext
@@ -47,9 +60,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.errors import ProviderTimeout, RateLimited, ServerError
+from orchestrator.errors import BadRequestError, ProviderTimeout, RateLimited, ServerError
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member, Usage
+from providers.simulated import SimulateOptions, Simulation
 
 __all__ = ["ScriptedOptions", "ScriptedProvider"]
 
@@ -109,6 +123,7 @@ class ScriptedOptions(BaseModel):
     fail: Failure | list[Failure] = "none"
     usage: ScriptedUsage | None = None
     retry_after_s: float | None = Field(default=None, ge=0)
+    simulate: SimulateOptions | None = None
 
 
 class ScriptedProvider:
@@ -123,6 +138,7 @@ class ScriptedProvider:
         self._answers = itertools.cycle(self.options.answers)
         self._failures = itertools.cycle(failures)
         self._rules = [(rule, rule.pattern()) for rule in self.options.rules]
+        self._simulation = Simulation(member.name, self.options.simulate) if self.options.simulate else None
         self.calls = 0
         self.received: deque[Call] = deque(maxlen=100)
 
@@ -135,7 +151,7 @@ class ScriptedProvider:
         if self.options.latency_s:
             await asyncio.sleep(self.options.latency_s)
         self._raise_for(failure)
-        text, tool_calls = self._answer(call)
+        text, tool_calls = (self._simulated(call), []) if self._simulation is not None else self._answer(call)
         usage = self._usage(call, text)
         return Completion(
             text=text,
@@ -166,6 +182,17 @@ class ScriptedProvider:
 
     async def aclose(self) -> None:
         return None
+
+    def _simulated(self, call: Call) -> str:
+        assert self._simulation is not None
+        if "gold" not in call.labels:
+            raise BadRequestError(
+                f"{self.member.name}: a simulated member needs the gold answer in the request label 'gold'"
+                " (shoal bench sets it; in the library pass tags={'labels': {'gold': ...}})",
+                provider="scripted",
+                model=self.member.model,
+            )
+        return self._simulation.answer(call.messages, call.labels, call.sample_index)
 
     def _raise_for(self, failure: Failure) -> None:
         name, model = self.member.name, self.member.model

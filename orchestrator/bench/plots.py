@@ -1,0 +1,145 @@
+"""PNG figures of a benchmark summary (matplotlib, imported only here, drawn off-screen).
+
+- ``accuracy_cost.png``: accuracy (with its 95% CI) against cost per item (tokens
+  per item when every call was free), strategies and members alone, with the
+  Pareto frontier: the points no other point beats on both accuracy and cost.
+- ``error_correlation.png``: the members' error correlation as a heatmap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["draw_all", "pareto_front"]
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points (cost, accuracy) that no other point dominates, cheapest first.
+
+    >>> pareto_front([(1, 0.5), (2, 0.7), (3, 0.6), (2, 0.4)])
+    [0, 1]
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best = float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def draw_all(summary: Mapping[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    written = [_accuracy_cost(summary, out / "accuracy_cost.png")]
+    panel = summary.get("panel")
+    if panel and len(panel["members"]) >= 2:
+        written.append(_error_heatmap(panel, out / "error_correlation.png"))
+    return written
+
+
+def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    entries = [(name, s, "strategy") for name, s in summary["strategies"].items()]
+    entries += [(f"member:{name}", s, "member") for name, s in summary["members"].items()]
+    entries = [e for e in entries if e[1]["n"]]
+    by_cost = any((s["cost_per_item_usd"] or 0) > 0 for _, s, _ in entries)
+    metric, label = (
+        ("cost_per_item_usd", "cost per item (USD)") if by_cost else ("tokens_per_item", "tokens per item")
+    )
+    xs = [float(s[metric] or 0.0) for _, s, _ in entries]
+    ys = [float(s["accuracy"] or 0.0) for _, s, _ in entries]
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    labels: dict[tuple[float, float], list[str]] = {}
+    for (name, s, kind), x, y in zip(entries, xs, ys, strict=True):
+        low, high = s["accuracy_ci95"]
+        colour = "tab:blue" if kind == "strategy" else "tab:gray"
+        ax.errorbar(
+            x,
+            y,
+            yerr=[[y - low], [high - y]],
+            fmt="o" if kind == "strategy" else "s",
+            color=colour,
+            ecolor=colour,
+            elinewidth=1,
+            capsize=4,
+            markersize=7,
+            alpha=0.9,
+        )
+        labels.setdefault((round(x, 6), round(y, 6)), []).append(name)
+    for (x, y), names in labels.items():  # points that coincide share one label
+        colour = "tab:gray" if all(n.startswith("member:") for n in names) else "tab:blue"
+        ax.annotate(
+            " = ".join(names), (x, y), textcoords="offset points", xytext=(7, 5), fontsize=9, color=colour
+        )
+    front = pareto_front(list(zip(xs, ys, strict=True)))
+    if len(front) > 1:
+        ax.plot(
+            [xs[i] for i in front],
+            [ys[i] for i in front],
+            "--",
+            color="tab:orange",
+            linewidth=1.2,
+            label="Pareto frontier",
+        )
+    panel = summary.get("panel")
+    if panel and panel["oracle"]["accuracy"] is not None:
+        ax.axhline(
+            panel["oracle"]["accuracy"],
+            color="tab:green",
+            linestyle=":",
+            linewidth=1,
+            label="oracle (any member right)",
+        )
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=9)
+    dataset = summary["dataset"]
+    ax.set_title(
+        f"{dataset.get('name')}: accuracy vs {label} ({dataset['items']} items, 95% CI)", fontsize=11
+    )
+    ax.set_xlabel(label)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    left, right = min(xs, default=0.0), max(xs, default=1.0)
+    pad = (right - left) * 0.15 or max(right, 1.0) * 0.15
+    ax.set_xlim(max(0.0, left - pad) if left >= 0 else left - pad, right + 2 * pad)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _error_heatmap(panel: Mapping[str, Any], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    names: list[str] = panel["members"]
+    matrix = [[float("nan") if v is None else float(v) for v in row] for row in panel["error_correlation"]]
+    size = 2.2 + 1.1 * len(names)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=120)
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            text = "n/a" if value != value else f"{value:.2f}"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=10,
+                color="white" if value == value and abs(value) > 0.6 else "black",
+            )
+    fig.colorbar(image, ax=ax, label="error correlation (phi)")
+    ax.set_title(f"Members' error correlation ({panel['n']} items)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,54 @@
+"""An item as the chat messages the panel is asked, and the labels that travel with it.
+
+An item with ``messages`` is asked as written. Otherwise the question, its
+lettered choices and a one-line instruction for its answer type make one user
+message:
+
+>>> from orchestrator.bench.datasets import BenchItem
+>>> item = BenchItem(id="1", question="Largest planet?", choices=["Mars", "Jupiter"], answer="B",
+...                  answer_type="choice")
+>>> print(messages_for(item)[0]["content"])
+Largest planet?
+A. Mars
+B. Jupiter
+Reply with the letter of the right option, as in "The answer is B".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.bench.datasets import LETTERS, BenchItem
+
+__all__ = ["INSTRUCTIONS", "labels_for", "messages_for"]
+
+INSTRUCTIONS: dict[str, str] = {
+    "number": 'Work it out briefly, then end with "The answer is N" where N is a number.',
+    "choice": 'Reply with the letter of the right option, as in "The answer is B".',
+    "yesno": "Reply yes or no.",
+    "text": "Reply with a short answer.",
+    "json": "Reply with JSON only.",
+    "code": "Complete the Python function. Reply with the whole function in one ```python block.",
+}
+
+
+def messages_for(item: BenchItem) -> list[dict[str, Any]]:
+    if item.messages is not None:
+        return [dict(m) for m in item.messages]
+    parts = [(item.question or "").rstrip()]
+    if item.choices:
+        parts.extend(f"{LETTERS[i]}. {choice}" for i, choice in enumerate(item.choices))
+    parts.append(INSTRUCTIONS[item.answer_type])
+    return [{"role": "user", "content": "\n".join(parts)}]
+
+
+def labels_for(item: BenchItem) -> dict[str, str]:
+    """Request labels: the item id and answer type, plus the gold answer for simulated members.
+
+    Strategies must not read ``gold``; it is there so that a simulated scripted member
+    can answer right with its configured probability.
+    """
+    labels = {"item": item.id, "answer_type": item.answer_type, "gold": item.answer}
+    if item.answer_type == "choice":
+        labels["n_choices"] = str(item.n_choices)
+    return labels
