@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -27,3 +28,18 @@ def test_sample_configs_are_valid() -> None:
             timeout=60,
         )
         assert result.returncode == 0, f"{path.name}: {result.stderr}"
+
+
+def test_bench_example_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "bench.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "single: accuracy" in result.stdout and "vote: accuracy" in result.stdout
+    assert "McNemar p" in result.stdout
+    assert "model calls made: 45" in result.stdout  # 15 items x 3 members, every other call cached
+    for name in ("results.jsonl", "summary.json", "report.md", "accuracy_cost.png", "error_correlation.png"):
+        assert (tmp_path / name).is_file(), name
