@@ -41,7 +41,10 @@ def main(out: Path) -> None:
     print(f"vote - single: {vs['diff']:+.2f}, McNemar p = {vs['p_value']:.3f}")
     panel = summary["panel"]
     print(f"oracle: {panel['oracle']['accuracy']:.2f}; best single member: {panel['best_single']['member']}")
-    print(f"model calls made: {summary['run']['new_calls']}, served from the cache: {summary['run']['cached_calls']}")
+    print(
+        f"model calls made: {summary['run']['new_calls']},"
+        f" served from the cache: {summary['run']['cached_calls']}"
+    )
     print("wrote " + ", ".join(p.name for p in files))
 
 

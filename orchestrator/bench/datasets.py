@@ -89,7 +89,9 @@ class BenchItem(BaseModel):
         for i, choice in enumerate(choices):
             if choice.strip() == gold:
                 return LETTERS[i]
-        raise ValueError("field 'answer': a choice answer must be a letter (A, B, ...) or the text of a choice")
+        raise ValueError(
+            "field 'answer': a choice answer must be a letter (A, B, ...) or the text of a choice"
+        )
 
     @property
     def n_choices(self) -> int:

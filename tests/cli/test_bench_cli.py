@@ -78,7 +78,12 @@ def test_rerun_makes_no_call_and_replay_reproduces_exactly(tmp_path: Path) -> No
 
 def test_replay_refuses_to_call(tmp_path: Path) -> None:
     first = tmp_path / "first"
-    assert shoal("bench", "-d", SAMPLE, "-n", "3", "-s", "vote", "--simulate", SIM, "--no-plots", "-o", str(first)).returncode == 0
+    assert (
+        shoal(
+            "bench", "-d", SAMPLE, "-n", "3", "-s", "vote", "--simulate", SIM, "--no-plots", "-o", str(first)
+        ).returncode
+        == 0
+    )
     # items the recorded run never asked: their calls miss, and none is made
     more = shoal("bench", "-d", SAMPLE, "-n", "5", "-s", "vote", "--simulate", SIM, "--no-plots", "--replay",
                  "--cache", str(first / "calls.sqlite"), "-o", str(tmp_path / "more"))  # fmt: skip
@@ -88,7 +93,9 @@ def test_replay_refuses_to_call(tmp_path: Path) -> None:
     assert summary["run"]["replay_misses"] > 0
     assert summary["strategies"]["vote"]["error"] == 2  # items 4 and 5 were never recorded
     assert "not in the cache" in more.stderr
-    empty = shoal("bench", "-d", SAMPLE, "-s", "vote", "--simulate", SIM, "--replay", "-o", str(tmp_path / "x"))
+    empty = shoal(
+        "bench", "-d", SAMPLE, "-s", "vote", "--simulate", SIM, "--replay", "-o", str(tmp_path / "x")
+    )
     assert empty.returncode == 2
     assert "--replay needs recorded calls" in empty.stderr
 
@@ -100,8 +107,13 @@ def test_a_new_strategy_is_evaluated_on_cached_answers(tmp_path: Path) -> None:
         '[strategies.vote]\nkind = "vote"\n[strategies.quorum]\nkind = "vote"\nmin_answers = 3\n',
     )
     out = tmp_path / "run"
-    assert shoal("bench", "-d", SAMPLE, "-s", "vote", "-c", str(config), "--no-plots", "-o", str(out)).returncode == 0
-    result = shoal("bench", "-d", SAMPLE, "-s", "vote,quorum", "-c", str(config), "--no-plots", "-o", str(out))
+    assert (
+        shoal("bench", "-d", SAMPLE, "-s", "vote", "-c", str(config), "--no-plots", "-o", str(out)).returncode
+        == 0
+    )
+    result = shoal(
+        "bench", "-d", SAMPLE, "-s", "vote,quorum", "-c", str(config), "--no-plots", "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["new_calls"] == 0
@@ -115,7 +127,21 @@ def test_interrupt_leaves_consistent_files_and_resumes(tmp_path: Path) -> None:
         '[strategies.vote]\nkind = "vote"\n',
     )
     out = tmp_path / "run"
-    args = [*SHOAL, "bench", "-d", SAMPLE, "-s", "vote", "-c", str(config), "-k", "1", "--no-plots", "-o", str(out)]
+    args = [
+        *SHOAL,
+        "bench",
+        "-d",
+        SAMPLE,
+        "-s",
+        "vote",
+        "-c",
+        str(config),
+        "-k",
+        "1",
+        "--no-plots",
+        "-o",
+        str(out),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = out / "results.jsonl"
     deadline = time.monotonic() + 60
@@ -134,7 +160,9 @@ def test_interrupt_leaves_consistent_files_and_resumes(tmp_path: Path) -> None:
     assert len(rows) == 15 * 4 and len({(r["item"], r["strategy"]) for r in rows}) == len(rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["complete"] is True
-    assert summary["run"]["new_calls"] <= 15 * 3 - len({r["item"] for r in done if r["strategy"] == "vote"}) * 3
+    assert (
+        summary["run"]["new_calls"] <= 15 * 3 - len({r["item"] for r in done if r["strategy"] == "vote"}) * 3
+    )
 
 
 def test_a_torn_last_line_is_dropped_and_rerun(tmp_path: Path) -> None:
@@ -149,26 +177,36 @@ def test_a_torn_last_line_is_dropped_and_rerun(tmp_path: Path) -> None:
 
 def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "a", "question": "q", "answer": "1", "answer_type": "number"}\n{"id": "b", "question": "q"}\n')
+    bad.write_text(
+        '{"id": "a", "question": "q", "answer": "1", "answer_type": "number"}\n{"id": "b", "question": "q"}\n'
+    )
     result = shoal("bench", "-d", str(bad), "-s", "vote", "--simulate", SIM, "-o", str(tmp_path / "o"))
     assert result.returncode == 2
     assert f"{bad}:2: field 'answer_type'" in result.stderr
     assert "Traceback" not in result.stderr
     unknown = shoal("bench", "-d", "gsm9k", "-s", "vote", "-o", str(tmp_path / "o"))
-    assert unknown.returncode == 2 and "unknown dataset 'gsm9k'" in unknown.stderr and "gsm8k" in unknown.stderr
+    assert (
+        unknown.returncode == 2 and "unknown dataset 'gsm9k'" in unknown.stderr and "gsm8k" in unknown.stderr
+    )
     missing = shoal("bench", "-d", SAMPLE)
     assert missing.returncode == 2 and "missing --strategies, --out" in missing.stderr
     strategy = shoal("bench", "-d", SAMPLE, "-s", "vote,nope", "--simulate", SIM, "-o", str(tmp_path / "o"))
     assert strategy.returncode == 2 and "unknown strategy 'nope'" in strategy.stderr
     sim = shoal("bench", "-d", SAMPLE, "-s", "vote", "--simulate", "n=3", "-o", str(tmp_path / "o"))
     assert sim.returncode == 2 and "--simulate needs n and p" in sim.stderr
-    other = shoal("bench", "-d", SAMPLE, "-n", "2", "-s", "vote", "--simulate", SIM, "-o", str(tmp_path / "o"))
+    other = shoal(
+        "bench", "-d", SAMPLE, "-n", "2", "-s", "vote", "--simulate", SIM, "-o", str(tmp_path / "o")
+    )
     assert other.returncode == 0
-    clash = shoal("bench", "-d", SAMPLE, "-n", "3", "-s", "vote", "--simulate", SIM, "-o", str(tmp_path / "o"))
+    clash = shoal(
+        "bench", "-d", SAMPLE, "-n", "3", "-s", "vote", "--simulate", SIM, "-o", str(tmp_path / "o")
+    )
     assert clash.returncode == 2 and "holds another benchmark" in clash.stderr and "--fresh" in clash.stderr
 
 
-@pytest.mark.parametrize("name", ["gsm8k", "mmlu", "arc-challenge", "truthfulqa-mc", "humaneval", "ja-medical"])
+@pytest.mark.parametrize(
+    "name", ["gsm8k", "mmlu", "arc-challenge", "truthfulqa-mc", "humaneval", "ja-medical"]
+)
 def test_datasets_lists_size_licence_and_install(name: str) -> None:
     result = shoal("bench", "datasets")
     assert result.returncode == 0, result.stderr
@@ -182,7 +220,8 @@ def test_help_does_not_import_plotting_or_numerics() -> None:
             f"import sys, runpy; sys.argv = {argv!r}\n"
             "try:\n    runpy.run_module('orchestrator.cli', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "heavy = [m for m in ('matplotlib', 'numpy', 'scipy', 'orchestrator.bench.plots') if m in sys.modules]\n"
+            "heavy = ('matplotlib', 'numpy', 'scipy', 'orchestrator.bench.plots')\n"
+            "heavy = [m for m in heavy if m in sys.modules]\n"
             "assert not heavy, heavy\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

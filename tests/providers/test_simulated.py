@@ -18,12 +18,20 @@ from tests.helpers import scripted_config
 
 
 def numbers(n: int) -> list[BenchItem]:
-    return [BenchItem(id=f"q{i}", question=f"What is {i} plus {i}?", answer=str(2 * i), answer_type="number") for i in range(n)]
+    return [
+        BenchItem(id=f"q{i}", question=f"What is {i} plus {i}?", answer=str(2 * i), answer_type="number")
+        for i in range(n)
+    ]
 
 
 def bench(tmp_path: Path, n_members: int, p: float, rho: float, items: int) -> dict:
     config = parse_config(simulated_panel(n_members, p, rho, distractors=1), source="sim")
-    runner = BenchRunner(config, numbers(items), {"name": "synthetic"}, BenchSettings(strategies=["vote"], out=tmp_path, concurrency=32))
+    runner = BenchRunner(
+        config,
+        numbers(items),
+        {"name": "synthetic"},
+        BenchSettings(strategies=["vote"], out=tmp_path, concurrency=32),
+    )
     runner.prepare()
     asyncio.run(runner.run())
     return build_summary(runner.outcome(complete=True), {"name": "synthetic"})
@@ -39,7 +47,9 @@ def test_majority_of_independent_members_matches_condorcet(tmp_path: Path) -> No
     panel = summary["panel"]
     off_diagonal = [panel["error_correlation"][i][j] for i in range(3) for j in range(3) if i != j]
     assert all(abs(c) < 0.1 for c in off_diagonal), off_diagonal
-    assert panel["majority_if_independent"] == pytest.approx(majority_accuracy([s["accuracy"] for s in summary["members"].values()]))
+    assert panel["majority_if_independent"] == pytest.approx(
+        majority_accuracy([s["accuracy"] for s in summary["members"].values()])
+    )
 
 
 def test_correlated_errors_show_up_and_cost_the_vote(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from tests.conftest import REPO
 
 
 def write_lines(path: Path, *lines: object) -> Path:
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -39,9 +41,15 @@ def test_shipped_sample_loads_every_answer_type() -> None:
         ({"id": "b", "question": "q"}, "field 'answer_type': required field is missing"),
         ({**GOOD, "id": "b", "answer_type": "essay"}, "field 'answer_type': 'essay' is not an answer type"),
         ({**GOOD, "id": "b", "answer": ""}, "field 'answer': required"),
-        ({**GOOD, "id": "b", "messages": [{"role": "user", "content": "q"}]}, "field 'question' or 'messages'"),
+        (
+            {**GOOD, "id": "b", "messages": [{"role": "user", "content": "q"}]},
+            "field 'question' or 'messages'",
+        ),
         ({**GOOD, "id": "b", "colour": "red"}, "field 'colour': unknown field"),
-        ({**GOOD, "id": "b", "answer_type": "choice", "choices": ["x", "y"], "answer": "z"}, "field 'answer': a choice answer"),
+        (
+            {**GOOD, "id": "b", "answer_type": "choice", "choices": ["x", "y"], "answer": "z"},
+            "field 'answer': a choice answer",
+        ),
         ({**GOOD, "id": "b", "answer_type": "code"}, "field 'tests': a code item"),
         ({**GOOD, "id": "b", "messages": [{"content": "q"}], "question": None}, "field 'messages'"),
         (GOOD, "field 'id': 'a' already used on line 1"),
@@ -107,7 +115,9 @@ def test_humaneval_from_its_registry_package() -> None:
     assert first.id == "HumanEval/0" and first.answer_type == "code" and first.entry_point
     for item in items[:3]:  # the reference solutions pass their own tests
         assert score(item, item.answer).correct, item.id
-    assert not score(first, "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```").correct
+    assert not score(
+        first, "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"
+    ).correct
 
 
 def test_select_is_seeded_and_limited() -> None:
@@ -120,7 +130,9 @@ def test_select_is_seeded_and_limited() -> None:
 
 
 def test_prompt_and_labels_of_an_item() -> None:
-    item = BenchItem(id="p", question="Largest?", choices=["Mars", "Jupiter"], answer="B", answer_type="choice")
+    item = BenchItem(
+        id="p", question="Largest?", choices=["Mars", "Jupiter"], answer="B", answer_type="choice"
+    )
     content = messages_for(item)[0]["content"]
     assert "A. Mars\nB. Jupiter" in content and "letter" in content
     assert labels_for(item) == {"item": "p", "answer_type": "choice", "gold": "B", "n_choices": "2"}

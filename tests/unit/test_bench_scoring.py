@@ -12,7 +12,9 @@ from strategies.answers import equivalent
 
 
 def item(answer: str, answer_type: str, **extra: object) -> BenchItem:
-    return BenchItem.model_validate({"id": "i", "question": "q", "answer": answer, "answer_type": answer_type, **extra})
+    return BenchItem.model_validate(
+        {"id": "i", "question": "q", "answer": answer, "answer_type": answer_type, **extra}
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,9 @@ def test_code_runs_its_tests(answer: str, right: bool) -> None:
 
 
 def test_code_that_hangs_times_out() -> None:
-    result = score(code_item(), "```python\ndef add(a, b):\n    while True:\n        pass\n```", code_timeout_s=1)
+    result = score(
+        code_item(), "```python\ndef add(a, b):\n    while True:\n        pass\n```", code_timeout_s=1
+    )
     assert not result.correct
     assert result.extracted == "timed out after 1 s"
 
@@ -92,5 +96,7 @@ def test_extract_code_prefers_the_block_with_a_function() -> None:
     text = "```\npip install x\n```\n```python\ndef f():\n    return 1\n```"
     assert extract_code(text).startswith("def f")
     assert extract_code("no fences") == "no fences"
-    stub = BenchItem.model_validate({"id": "s", **{**ADD, "question": "from typing import List\n\ndef add(a, b):\n"}})
+    stub = BenchItem.model_validate(
+        {"id": "s", **{**ADD, "question": "from typing import List\n\ndef add(a, b):\n"}}
+    )
     assert program_for(stub, "def add(a: List, b):\n    return 1").startswith("from typing import List")

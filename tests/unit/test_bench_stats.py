@@ -129,7 +129,9 @@ def test_pareto_front_keeps_exactly_the_undominated_points(points: list[tuple[fl
     front = pareto_front(points)
     for i in front:  # nothing strictly beats a frontier point
         assert not any(
-            (c <= points[i][0] and a >= points[i][1]) and (c, a) != points[i] and (c < points[i][0] or a > points[i][1])
+            (c <= points[i][0] and a >= points[i][1])
+            and (c, a) != points[i]
+            and (c < points[i][0] or a > points[i][1])
             for c, a in points
         )
     best = max(a for _, a in points)
