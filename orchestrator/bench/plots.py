@@ -72,19 +72,28 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
             alpha=0.9,
         )
         labels.setdefault((round(x, 6), round(y, 6)), []).append(name)
-    for (x, y), names in labels.items():  # points that coincide share one label
-        colour = "tab:gray" if all(n.startswith("member:") for n in names) else "tab:blue"
+    for x, y, text, colour in _label_blocks(labels, xs):
         ax.annotate(
-            " = ".join(names), (x, y), textcoords="offset points", xytext=(7, 5), fontsize=9, color=colour
+            text,
+            (x, y),
+            textcoords="offset points",
+            xytext=(9, 4),
+            fontsize=9,
+            color=colour,
+            va="top",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            zorder=5,
         )
     front = pareto_front(list(zip(xs, ys, strict=True)))
-    if len(front) > 1:
+    if front:
         ax.plot(
             [xs[i] for i in front],
             [ys[i] for i in front],
-            "--",
+            "--o",
             color="tab:orange",
             linewidth=1.2,
+            markersize=14,
+            markerfacecolor="none",
             label="Pareto frontier",
         )
     panel = summary.get("panel")
@@ -104,7 +113,7 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
     )
     ax.set_xlabel(label)
     ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.1)
     left, right = min(xs, default=0.0), max(xs, default=1.0)
     pad = (right - left) * 0.15 or max(right, 1.0) * 0.15
     ax.set_xlim(max(0.0, left - pad) if left >= 0 else left - pad, right + 2 * pad)
@@ -113,6 +122,30 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _label_blocks(
+    labels: dict[tuple[float, float], list[str]], xs: Sequence[float]
+) -> list[tuple[float, float, str, str]]:
+    """One text block per cluster of nearby points (so labels never overlap): its lines, top point first,
+    name the points with their accuracy."""
+    span = (max(xs) - min(xs)) or 1.0
+    clusters: list[list[tuple[float, float, list[str]]]] = []
+    for (x, y), names in sorted(labels.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        for cluster in clusters:
+            if any(abs(cx - x) < 0.1 * span and abs(cy - y) < 0.08 for cx, cy, _ in cluster):
+                cluster.append((x, y, names))
+                break
+        else:
+            clusters.append([(x, y, names)])
+    blocks = []
+    for cluster in clusters:
+        cluster.sort(key=lambda p: -p[1])
+        lines = [f"{' = '.join(names)} ({100 * y:.0f}%)" for _, y, names in cluster]
+        strategies = any(not n.startswith("member:") for _, _, names in cluster for n in names)
+        x = max(p[0] for p in cluster)
+        blocks.append((x, cluster[0][1] + 0.02, "\n".join(lines), "tab:blue" if strategies else "tab:gray"))
+    return blocks
 
 
 def _error_heatmap(panel: Mapping[str, Any], path: Path) -> Path:
