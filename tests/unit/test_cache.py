@@ -45,3 +45,34 @@ async def test_record_mode_reuses_recorded_answers(tmp_path) -> None:
     _, calls = await run(cache)
     assert calls == 0
     assert len(cache) == 3
+
+
+def test_request_labels_reach_the_provider_but_not_the_cache_key() -> None:
+    from orchestrator.types import Call, Member
+
+    member = Member(name="a", provider="scripted", model="m")
+    plain = Call(messages=[{"role": "user", "content": "q"}])
+    labelled = plain.model_copy(update={"labels": {"gold": "42", "item": "q1"}})
+    assert CallCache.key(member, plain) == CallCache.key(member, labelled)
+    seen: list[dict[str, str]] = []
+
+    class Spy:
+        def __init__(self, member: Member, context: object) -> None:
+            pass
+
+        async def complete(self, call: Call):  # type: ignore[no-untyped-def]
+            from orchestrator.types import Completion
+
+            seen.append(call.labels)
+            return Completion(text="ok")
+
+        async def aclose(self) -> None:
+            pass
+
+    from orchestrator.config import parse_config
+    from orchestrator.registry import Registry
+
+    registry = Registry({"provider": {"spy": Spy}})
+    config = parse_config('[members.a]\nprovider = "spy"\nmodel = "m"\n', source="t", registry=registry)
+    Orchestrator(config, registry=registry).run_sync("q", strategy="single", tags={"labels": {"gold": "42"}})
+    assert seen == [{"gold": "42"}]
