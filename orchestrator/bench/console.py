@@ -114,8 +114,17 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
     try:
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
-        written = write_outputs(request.out, summary, plots=False)
+        written = [request.out / "summary.json", request.out / "report.md"]
         err.print("plots skipped: they need matplotlib (pip install 'shoal[bench]')")
+    except (
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as exc:  # the numbers are written; a figure is not worth a crash
+        written = [request.out / "summary.json", request.out / "report.md"]
+        err.print(
+            f"[yellow]plots failed ({type(exc).__name__}: {exc}); summary and report are written[/yellow]"
+        )
     print_summary(summary, Console())
     if outcome.replay_misses:
         err.print(

@@ -62,7 +62,7 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
         ax.errorbar(
             x,
             y,
-            yerr=[[y - low], [high - y]],
+            yerr=[[max(0.0, y - low)], [max(0.0, high - y)]],
             fmt="o" if kind == "strategy" else "s",
             color=colour,
             ecolor=colour,
@@ -80,7 +80,7 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
             xytext=(9, 4),
             fontsize=9,
             color=colour,
-            va="top",
+            va="top" if y > 0.5 else "bottom",  # grow towards the middle of the plot
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
             zorder=5,
         )
@@ -106,7 +106,7 @@ def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:
             label="oracle (any member right)",
         )
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=9)
+        ax.legend(loc="best", fontsize=9, framealpha=0.9)
     dataset = summary["dataset"]
     ax.set_title(
         f"{dataset.get('name')}: accuracy vs {label} ({dataset['items']} items, 95% CI)", fontsize=11
@@ -133,7 +133,7 @@ def _label_blocks(
     clusters: list[list[tuple[float, float, list[str]]]] = []
     for (x, y), names in sorted(labels.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
         for cluster in clusters:
-            if any(abs(cx - x) < 0.1 * span and abs(cy - y) < 0.08 for cx, cy, _ in cluster):
+            if any(abs(cx - x) < 0.3 * span and abs(cy - y) < 0.08 for cx, cy, _ in cluster):
                 cluster.append((x, y, names))
                 break
         else:

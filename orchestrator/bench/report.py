@@ -48,15 +48,15 @@ def build_summary(outcome: BenchOutcome, dataset: Mapping[str, Any]) -> dict[str
 
 def write_outputs(out: Path, summary: Mapping[str, Any], *, plots: bool = True) -> list[Path]:
     """summary.json, report.md and (with matplotlib) the PNG plots; returns the files written."""
-    written = [out / SUMMARY, out / REPORT]
     _write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    figures: list[Path] = []
-    if plots:
-        from orchestrator.bench.plots import draw_all
+    _write_atomic(out / REPORT, render_markdown(summary))
+    if not plots:
+        return [out / SUMMARY, out / REPORT]
+    from orchestrator.bench.plots import draw_all  # raises ImportError without matplotlib
 
-        figures = draw_all(summary, out)
+    figures = draw_all(summary, out)
     _write_atomic(out / REPORT, render_markdown(summary, [f.name for f in figures]))
-    return written + figures
+    return [out / SUMMARY, out / REPORT, *figures]
 
 
 def load_summary(directory: Path) -> dict[str, Any]:

@@ -36,6 +36,10 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for ``k`` successes in ``n`` trials (95% by default)."""
     if n == 0:
         return (0.0, 1.0)
+    if k == 0:
+        return (0.0, z * z / (n + z * z))
+    if k == n:
+        return (n / (n + z * z), 1.0)
     p = k / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
