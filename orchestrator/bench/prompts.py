@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator.bench.datasets import LETTERS, BenchItem
 
-__all__ = ["INSTRUCTIONS", "labels_for", "messages_for"]
+__all__ = ["INSTRUCTIONS", "labels_for", "messages_for", "question_of"]
 
 INSTRUCTIONS: dict[str, str] = {
     "number": 'Work it out briefly, then end with "The answer is N" where N is a number.',
@@ -42,8 +42,20 @@ def messages_for(item: BenchItem) -> list[dict[str, Any]]:
     return [{"role": "user", "content": "\n".join(parts)}]
 
 
+def question_of(item: BenchItem) -> str:
+    """The text of the last user message: what the strategies compare answers against."""
+    for message in reversed(messages_for(item)):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
 def labels_for(item: BenchItem) -> dict[str, str]:
-    """Request labels: the item id and answer type, plus the gold answer for simulated members.
+    """Request labels: the item id and answer type, a code item's ``tests`` (a vote over code
+    clusters answers by the tests they pass), and the gold answer for simulated members.
 
     Strategies must not read ``gold``; it is there so that a simulated scripted member
     can answer right with its configured probability.
@@ -51,4 +63,6 @@ def labels_for(item: BenchItem) -> dict[str, str]:
     labels = {"item": item.id, "answer_type": item.answer_type, "gold": item.answer}
     if item.answer_type == "choice":
         labels["n_choices"] = str(item.n_choices)
+    if item.tests:
+        labels["tests"] = item.tests
     return labels

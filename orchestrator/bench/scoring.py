@@ -1,8 +1,9 @@
 """Is an answer right? By the item's answer type, with the strategies' own equivalence rules.
 
 Numbers, choices, yes/no, text and JSON are compared with
-:func:`strategies.answers.equivalent`, the function votes cluster with, so an
-answer counted right here is one a vote would have grouped with the gold.
+:func:`strategies.answers.equivalent`, given the question the panel was asked
+(the last user message, as the strategies see it), so an answer counted right
+here is one a vote would have grouped with the gold.
 Code runs: the answer's code, then the item's tests, in a fresh Python
 subprocess with a timeout, a memory limit and an empty working directory (a
 guard against accidents, not a sandbox against hostile code). Scoring never
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.bench.datasets import BenchItem
+from orchestrator.bench.prompts import question_of
 from orchestrator.logs import get_logger
 
 __all__ = ["Score", "extract_code", "run_tests", "score"]
@@ -57,7 +59,11 @@ def score(item: BenchItem, answer: str, *, code_timeout_s: float = DEFAULT_CODE_
         from strategies.answers import answer_key, equivalent
 
         kind = item.answer_type
-        return Score(correct=equivalent(answer, item.answer, kind), extracted=answer_key(answer, kind))
+        question = question_of(item)
+        return Score(
+            correct=equivalent(answer, item.answer, kind, question),
+            extracted=answer_key(answer, kind, question),
+        )
     except Exception as exc:  # an odd answer must not stop a benchmark
         log.warning("score_failed", item=item.id, answer_type=item.answer_type, error=repr(exc))
         return Score(correct=False, note=f"could not score: {type(exc).__name__}: {exc}")

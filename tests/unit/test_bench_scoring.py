@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.bench.datasets import BenchItem
+from orchestrator.bench.prompts import question_of
 from orchestrator.bench.scoring import extract_code, program_for, run_tests, score
 from strategies.answers import equivalent
 
@@ -41,8 +42,9 @@ def test_answer_types(gold: str, kind: str, answer: str, right: bool) -> None:
 @given(answer=st.text(max_size=200), kind=st.sampled_from(["number", "choice", "yesno", "text", "json"]))
 def test_scoring_agrees_with_the_vote_equivalence_and_never_raises(answer: str, kind: str) -> None:
     gold = {"number": "42", "choice": "B", "yesno": "yes", "text": "Paris", "json": '{"a": 1}'}[kind]
-    result = score(item(gold, kind), answer)
-    assert result.correct == equivalent(answer, gold, kind)  # type: ignore[arg-type]
+    judged = item(gold, kind)
+    result = score(judged, answer)
+    assert result.correct == equivalent(answer, gold, kind, question_of(judged))  # type: ignore[arg-type]
 
 
 def test_an_answer_that_cannot_be_scored_counts_as_wrong() -> None:
