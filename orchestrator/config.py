@@ -20,6 +20,9 @@ A file looks like::
     [defaults]
     strategy = "vote"
 
+    [server]                 # for ``shoal serve``
+    api_keys = ["sk-..."]    # or SHOAL_API_KEYS="k1,k2"; none: loopback only
+
 Keys of a member that are not :class:`~orchestrator.types.Member` fields are
 the provider's own (``answers`` for ``scripted``) and are checked against the
 provider's ``Options`` model; keys of a strategy other than ``kind``/``team``
@@ -36,7 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from orchestrator.errors import ConfigError, UnknownNameError
 from orchestrator.registry import Registry
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_TEAM",
     "Defaults",
     "RouterConfig",
+    "ServerConfig",
     "ShoalConfig",
     "StrategyConfig",
     "TeamConfig",
@@ -100,6 +104,18 @@ class RouterConfig(BaseModel):
     classifier: str = "rules"
 
 
+class ServerConfig(BaseModel):
+    """``shoal serve``: who may call it and how much it takes on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_concurrent_requests: int = Field(default=256, ge=1)
+    heartbeat_s: float = Field(default=5.0, gt=0)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+
+
 class ShoalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +125,7 @@ class ShoalConfig(BaseModel):
     routes: dict[str, RouteEntry] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     router: RouterConfig = Field(default_factory=RouterConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     policy: dict[str, Any] = Field(default_factory=dict)
     source: str = Field(default="<built-in default>", exclude=True)
 
@@ -228,6 +245,12 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
             defaults[key] = value.lower() if key == "log_level" else value
     if defaults:
         raw["defaults"] = defaults
+    keys = os.environ.get(ENV_PREFIX + "API_KEYS", "")
+    if keys.strip():
+        server = raw.get("server")
+        server = dict(server) if isinstance(server, dict) else {}
+        server["api_keys"] = [k.strip() for k in keys.split(",") if k.strip()]
+        raw["server"] = server
     return raw
 
 
@@ -238,6 +261,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
         env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
         if env in os.environ:
             source = f"{source} (or {env})"
+    if loc[:2] == ["server", "api_keys"] and os.environ.get(ENV_PREFIX + "API_KEYS"):
+        source = f"{source} (or {ENV_PREFIX}API_KEYS)"
     if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
         loc = [*loc[:2], *loc[3:]]
     key = ".".join(loc)
@@ -254,7 +279,11 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
 
 
 def _model_at(loc: list[str]) -> list[str]:
-    tables: dict[str, type[BaseModel]] = {"defaults": Defaults, "router": RouterConfig}
+    tables: dict[str, type[BaseModel]] = {
+        "defaults": Defaults,
+        "router": RouterConfig,
+        "server": ServerConfig,
+    }
     if len(loc) == 1:
         model = tables.get(loc[0])
         return list(model.model_fields) if model else list(ShoalConfig.model_fields) if not loc[0] else []

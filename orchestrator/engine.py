@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
-from orchestrator.errors import EmptyRequestError, UsageError
+from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -46,7 +46,18 @@ from orchestrator.protocols import (
 )
 from orchestrator.registry import Registry
 from orchestrator.router import Router
-from orchestrator.types import Call, Completion, Member, Message, Request, Route, Tags, Usage, Verdict
+from orchestrator.types import (
+    Call,
+    Candidate,
+    Completion,
+    Member,
+    Message,
+    Request,
+    Route,
+    Tags,
+    Usage,
+    Verdict,
+)
 
 __all__ = ["Orchestrator", "OrchestratorProvider"]
 
@@ -65,8 +76,11 @@ class Orchestrator:
         registry: Registry | None = None,
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
+        on_call: Callable[[Candidate], None] | None = None,
     ) -> None:
+        """``on_call`` sees every call's candidate as it is recorded (metrics, audit)."""
         self.config = config
+        self.on_call = on_call
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
         defaults = config.defaults
@@ -102,14 +116,27 @@ class Orchestrator:
         *,
         strategy: str | None = None,
         team: str | None = None,
+        member: str | None = None,
         params: dict[str, Any] | None = None,
         tags: Tags | dict[str, Any] | None = None,
+        on_delta: Callable[[StreamDelta], None] | None = None,
     ) -> Verdict:
-        """Ask the panel; returns the verdict (answer, confidence, candidates, usage, cost)."""
+        """Ask the panel; returns the verdict (answer, confidence, candidates, usage, cost).
+
+        ``member`` asks that one member directly (strategy ``single``, no cross-check).
+        ``on_delta`` receives the answer's text as it is generated when the strategy
+        ends in a generation (a member asked directly, an aggregator, a chairman);
+        otherwise nothing is streamed and the caller sends ``verdict.answer``.
+        """
         started = time.perf_counter()
         request = self._request(question, params, tags)
-        route = self.route(request, strategy=strategy, team=team)
-        members = self.config.team_members(route.team or self.config.team_of(None))
+        if member is not None:
+            route, chosen = self._direct(member)
+            members = [self.config.members[member]]
+        else:
+            route = self.route(request, strategy=strategy, team=team)
+            members = self.config.team_members(route.team or self.config.team_of(None))
+            chosen = self.strategy(route.strategy)
         deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
         loop = asyncio.get_running_loop()
         panel = Panel(
@@ -121,6 +148,8 @@ class Orchestrator:
             request_id=request.request_id,
             cache=self.cache,
             labels=request.tags.labels,
+            on_delta=on_delta,
+            on_call=self.on_call,
         )
         ctx = StrategyContext(
             panel=panel,
@@ -131,7 +160,7 @@ class Orchestrator:
         )
         with bound(request_id=request.request_id):
             log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
-            verdict = await self.strategy(route.strategy).run(request, ctx)
+            verdict = await chosen.run(request, ctx)
             verdict = self._account(verdict, panel.ledger, route, request, started)
             log.info(
                 "request_done",
@@ -171,6 +200,16 @@ class Orchestrator:
             cls = self.registry.strategy(section.kind)
             self._strategies[name] = cls(name, section.options())
         return self._strategies[name]
+
+    def _direct(self, member: str) -> tuple[Route, Strategy]:
+        """The route and strategy of a question put to one member directly."""
+        if member not in self.config.members:
+            raise UnknownNameError("member", member, list(self.config.members))
+        key = f"single:{member}"
+        if key not in self._strategies:
+            self._strategies[key] = self.registry.strategy("single")("single", {"member": member})
+        route = Route(category="direct", strategy="single", reason=f"member {member} asked directly")
+        return route, self._strategies[key]
 
     def provider_for(self, member: Member) -> Provider:
         provider = self._providers.get(member.name)

@@ -185,11 +185,20 @@ class BudgetExceeded(ShoalError):
 class QuorumError(ShoalError):
     """Too few members answered to reach a decision.
 
-    ``failures`` maps member name to a one-line reason.
+    ``failures`` maps member name to a one-line reason; ``errors`` maps it to the
+    structured :class:`~orchestrator.types.CandidateError` (type, status,
+    retry_after) when the strategy had one, for edges that pass a status on.
     """
 
-    def __init__(self, message: str, *, failures: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: dict[str, str] | None = None,
+        errors: dict[str, Any] | None = None,
+    ) -> None:
         self.failures = dict(failures or {})
+        self.errors = dict(errors or {})
         if self.failures:
             detail = "; ".join(f"{m}: {why}" for m, why in self.failures.items())
             message = f"{message} ({detail})"

@@ -10,11 +10,16 @@ lets ``CancelledError`` through. :meth:`Panel.ask` fans out with a
         async for candidate in answers:
             if decided(candidate):
                 break          # the slower calls are cancelled here
+
+A strategy marks the call whose text *is* its answer with ``final=True``; when
+the request streams (the panel has an ``on_delta``), that call goes through the
+provider's ``stream`` and its text reaches ``on_delta`` as it is generated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from orchestrator.cache import CallCache
 from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
-from orchestrator.protocols import Provider
+from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
@@ -143,9 +148,13 @@ class Panel:
         request_id: str | None = None,
         cache: CallCache | None = None,
         labels: dict[str, str] | None = None,
+        on_delta: Callable[[StreamDelta], None] | None = None,
+        on_call: Callable[[Candidate], None] | None = None,
     ) -> None:
         self._providers = providers
         self.cache = cache
+        self.on_delta = on_delta
+        self.on_call = on_call
         self.settings = settings
         self._gates = gates
         self.ledger = ledger or Ledger()
@@ -188,10 +197,17 @@ class Panel:
         role: str = "answer",
         sample_index: int = 0,
         reserved: bool = False,
+        final: bool = False,
     ) -> Candidate:
-        """One call with retries; never raises except ``CancelledError``."""
+        """One call with retries; never raises except ``CancelledError``.
+
+        ``final=True``: this call's text is the strategy's answer, so a streaming
+        request streams it. Once a token has gone out, a failure is not retried
+        (the retry would repeat it).
+        """
         if not reserved:
             self.ledger.reserve(1)
+        relay = _Relay(self.on_delta) if final and self.on_delta is not None else None
         call = Call(
             messages=messages,
             params={**member.params, **(params or {})},
@@ -204,11 +220,13 @@ class Panel:
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
+                if relay is not None:
+                    relay(completion.text)
                 return self._record(
                     member, role, started, 0, completion=completion, recorded=recorded_latency
                 )
             provider = self._providers(member)
-            completion = await self._with_retries(provider, member, call, tries)
+            completion = await self._with_retries(provider, member, call, tries, relay)
         except asyncio.CancelledError:
             self._record(
                 member,
@@ -226,15 +244,15 @@ class Panel:
         return candidate
 
     async def _with_retries(
-        self, provider: Provider, member: Member, call: Call, tries: _Tries
+        self, provider: Provider, member: Member, call: Call, tries: _Tries, relay: _Relay | None
     ) -> Completion:
         """The first attempt runs bare (the common case costs nothing); failures retry with tenacity."""
         try:
             tries.count += 1
-            return await self._gated(provider, member, call)
+            return await self._gated(provider, member, call, relay)
         except ProviderError as exc:
             retries = self._max_retries(member)
-            if not exc.retryable or retries == 0:
+            if not exc.retryable or retries == 0 or (relay is not None and relay.sent):
                 raise
             await asyncio.sleep(self._delay(exc, 1))
         retrying = AsyncRetrying(
@@ -242,27 +260,33 @@ class Panel:
             wait=lambda state: self._delay(
                 state.outcome.exception() if state.outcome else None, state.attempt_number + 1
             ),
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, ProviderError) and e.retryable and not (relay and relay.sent)
+            ),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 tries.count += 1
-                completion = await self._gated(provider, member, call)
+                completion = await self._gated(provider, member, call, relay)
         return completion
 
-    async def _gated(self, provider: Provider, member: Member, call: Call) -> Completion:
+    async def _gated(
+        self, provider: Provider, member: Member, call: Call, relay: _Relay | None = None
+    ) -> Completion:
         semaphore, throttler = self._gates.get(member)
         async with semaphore:
             if throttler is not None:
                 async with throttler:
                     pass
-            return await self._attempt(provider, member, call)
+            return await self._attempt(provider, member, call, relay)
 
     def _max_retries(self, member: Member) -> int:
         return member.max_retries if member.max_retries is not None else self.settings.max_retries
 
-    async def _attempt(self, provider: Provider, member: Member, call: Call) -> Completion:
+    async def _attempt(
+        self, provider: Provider, member: Member, call: Call, relay: _Relay | None = None
+    ) -> Completion:
         timeout = member.timeout_s or self.settings.timeout_s
         if self.deadline is not None:
             remaining = self.deadline - asyncio.get_running_loop().time()
@@ -271,7 +295,9 @@ class Panel:
             timeout = min(timeout, remaining)
         try:
             async with asyncio.timeout(timeout):
-                return await provider.complete(call)
+                if relay is None:
+                    return await provider.complete(call)
+                return await _streamed(provider, member, call, relay)
         except TimeoutError:
             raise ProviderTimeout(
                 f"no answer within {timeout:.3g} s", provider=member.provider, model=member.model
@@ -315,6 +341,8 @@ class Panel:
             tool_calls=completion.tool_calls if completion else None,
         )
         self.ledger.candidates.append(candidate)
+        if self.on_call is not None:
+            self.on_call(candidate)
         log.info(
             "member_call",
             request_id=self.request_id,
@@ -327,6 +355,36 @@ class Panel:
             outcome=error.type if error else "ok",
         )
         return candidate
+
+
+class _Relay:
+    """Passes a final call's text on to the request's ``on_delta``; remembers whether any went out."""
+
+    def __init__(self, on_delta: Callable[[StreamDelta], None]) -> None:
+        self._on_delta = on_delta
+        self.sent = False
+
+    def __call__(self, text: str) -> None:
+        if text:
+            self.sent = True
+            self._on_delta(StreamDelta(text=text))
+
+
+async def _streamed(provider: Provider, member: Member, call: Call, relay: _Relay) -> Completion:
+    """One call through ``provider.stream``: text to ``relay`` as it comes, the whole completion back."""
+    completion: Completion | None = None
+    async with contextlib.aclosing(provider.stream(call)) as deltas:  # type: ignore[type-var]
+        async for delta in deltas:
+            relay(delta.text)
+            if delta.completion is not None:
+                completion = delta.completion
+    if completion is None:
+        raise ProviderError(
+            f"{member.provider} {member.model}: stream ended without its final completion",
+            provider=member.provider,
+            model=member.model,
+        )
+    return completion
 
 
 def _as_error(exc: Exception) -> CandidateError:

@@ -115,7 +115,9 @@ def require_answers(candidates: Sequence[Candidate], needed: int) -> list[Candid
     if len(answered) < needed:
         failures = {c.member: f"{c.error.type}: {c.error.message}" for c in candidates if c.error}
         raise QuorumError(
-            f"{len(answered)} of {len(candidates)} members answered, {needed} needed", failures=failures
+            f"{len(answered)} of {len(candidates)} members answered, {needed} needed",
+            failures=failures,
+            errors={c.member: c.error for c in candidates if c.error},
         )
     return answered
 

@@ -32,5 +32,5 @@ class Single(BaseStrategy):
         self.begin(ctx)
         member = ctx.member(self.options.member) if self.options.member else ctx.members[0]
         tally = self.tally(request, [member])
-        await tally.add(await ctx.panel.call(member, request.wire_messages(), request.params))
+        await tally.add(await ctx.panel.call(member, request.wire_messages(), request.params, final=True))
         return self.decide(tally)

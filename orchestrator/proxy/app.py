@@ -1,0 +1,356 @@
+"""The ASGI app: OpenAI's chat completions and models endpoints in front of one orchestrator.
+
+>>> from orchestrator.config import parse_config
+>>> config = parse_config('''
+... [members.alice]
+... provider = "scripted"
+... model = "scripted"
+... ''', source="doc")
+>>> app = create_app(config)    # an ASGI app; `shoal serve` runs it on uvicorn
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from orchestrator.config import ShoalConfig, load_config
+from orchestrator.engine import Orchestrator
+from orchestrator.errors import ShoalError
+from orchestrator.logs import configure_logging, get_logger
+from orchestrator.proxy.auth import ApiKeys
+from orchestrator.proxy.catalog import Catalog, Target
+from orchestrator.proxy.errors import ApiError, from_shoal_error
+from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
+from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
+from orchestrator.registry import Registry
+from orchestrator.types import Usage, Verdict, new_request_id
+
+__all__ = ["Proxy", "app_from_env", "create_app"]
+
+log = get_logger("shoal.proxy")
+
+T = TypeVar("T")
+JSON = "application/json"
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its answer was ready."""
+
+
+@dataclass
+class Exchange:
+    """One request's bookkeeping: its slot, its metrics and its access-log line, settled once."""
+
+    proxy: Proxy
+    started: float = field(default_factory=time.perf_counter)
+    model: str = "unknown"
+    target: Target | None = None
+    stream: bool = False
+    request_id: str | None = None
+    admitted: bool = False
+    settled: bool = False
+
+    def settle(self, status: int, verdicts: list[Verdict] | None = None) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        if self.admitted:
+            self.proxy.release()
+        seconds = time.perf_counter() - self.started
+        usage = sum((v.usage for v in verdicts or []), Usage()) if verdicts else None
+        self.proxy.metrics.request(self.model, status, self.stream, seconds, usage)
+        log.info(
+            "proxy_request",
+            request_id=self.request_id,
+            model=self.model,
+            stream=self.stream,
+            status=status,
+            latency_s=round(seconds, 4),
+            calls=sum(v.calls for v in verdicts or []),
+        )
+
+
+class Proxy:
+    """The server's state: one orchestrator, the model catalog, keys, limits and metrics."""
+
+    def __init__(
+        self,
+        config: ShoalConfig,
+        *,
+        registry: Registry | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.server
+        self.metrics = ProxyMetrics()
+        self.orchestrator = orchestrator or Orchestrator(config, registry=registry, on_call=self.metrics.call)
+        if orchestrator is not None:
+            orchestrator.on_call = self.metrics.call
+        self.catalog = Catalog.of(config)
+        self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
+        self.created = int(time.time())
+        self._in_flight = 0
+
+    # -- admission -------------------------------------------------------------------
+
+    def authorize(self, request: Request) -> None:
+        if not self.keys.allows(request.headers.get("authorization")):
+            raise ApiError(
+                401,
+                "Incorrect API key provided: send Authorization: Bearer <key> with one of the server's keys",
+                code="invalid_api_key",
+            )
+
+    def admit(self, exchange: Exchange) -> None:
+        if self._in_flight >= self.settings.max_concurrent_requests:
+            raise ApiError(
+                503,
+                f"the server is at its limit of {self.settings.max_concurrent_requests} concurrent "
+                "requests; retry shortly",
+                type="server_error",
+                code="overloaded",
+                headers={"Retry-After": "1"},
+            )
+        self._in_flight += 1
+        self.metrics.in_flight.inc()
+        exchange.admitted = True
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        self.metrics.in_flight.dec()
+
+    # -- routes ----------------------------------------------------------------------
+
+    async def chat_completions(self, request: Request) -> Response:
+        exchange = Exchange(self)
+        try:
+            self.authorize(request)
+            self.admit(exchange)
+            body = await read_json(request, self.settings.max_body_bytes)
+            chat = parse_chat_request(body)
+            exchange.stream = chat.stream
+            target = self.target(chat.model)
+            exchange.model, exchange.target = target.id, target
+            planned = plan(chat, target)
+            exchange.request_id = planned.request.request_id
+            if chat.stream:
+                return await self._stream(request, planned, exchange)
+            verdicts = await until_disconnect(request, self._answer(planned))
+        except ApiError as exc:
+            exchange.settle(exc.status)
+            return error_response(exc)
+        except ClientGone:
+            exchange.settle(499)
+            return Response(status_code=499)
+        except ShoalError as exc:
+            error = from_shoal_error(exc, direct=exchange.target.member if exchange.target else None)
+            exchange.settle(error.status)
+            return error_response(error)
+        except Exception as exc:
+            log.error("request_failed", error_type=type(exc).__name__, exc_info=exc)
+            exchange.settle(500)
+            return error_response(ApiError(500, "internal error", type="server_error", code="internal_error"))
+        chat_id = "chatcmpl-" + planned.request.request_id
+        body_out = completion(chat_id, int(time.time()), target, verdicts)
+        exchange.settle(200, verdicts)
+        return Response(
+            dumps(body_out),
+            media_type=JSON,
+            headers={
+                "x-request-id": planned.request.request_id,
+                "x-shoal-confidence": f"{verdicts[0].confidence:.4f}",
+            },
+        )
+
+    async def list_models(self, request: Request) -> Response:
+        self.authorize(request)
+        data = [model_entry(t, self.created) for t in self.catalog]
+        return Response(dumps({"object": "list", "data": data}), media_type=JSON)
+
+    async def get_model(self, request: Request) -> Response:
+        self.authorize(request)
+        target = self.target(request.path_params["model_id"], param=None)
+        return Response(dumps(model_entry(target, self.created)), media_type=JSON)
+
+    async def health(self, request: Request) -> Response:
+        body = {"status": "ok", "models": len(self.catalog.ids()), "in_flight": self._in_flight}
+        return Response(dumps(body), media_type=JSON)
+
+    async def metrics_text(self, request: Request) -> Response:
+        self.authorize(request)
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    # -- answering -------------------------------------------------------------------
+
+    def target(self, model: str, *, param: str | None = "model") -> Target:
+        target = self.catalog.get(model)
+        if target is None:
+            raise ApiError(
+                404,
+                f"The model {model!r} does not exist; this server offers: {', '.join(self.catalog.ids())}",
+                param=param,
+                code="model_not_found",
+            )
+        return target
+
+    async def _answer(self, planned: Plan, on_delta: Any = None) -> list[Verdict]:
+        n = planned.chat.choices
+        if n == 1:
+            return [await self._run(planned, planned.request, on_delta)]
+        requests = [planned.request] + [
+            planned.request.model_copy(update={"request_id": new_request_id()}) for _ in range(n - 1)
+        ]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._run(planned, r, None)) for r in requests]
+        return [t.result() for t in tasks]
+
+    async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
+        return await self.orchestrator.run(
+            request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
+        )
+
+    async def _stream(self, request: Request, planned: Plan, exchange: Exchange) -> Response:
+        stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
+        # Wait a moment before committing to 200: an early failure still gets its own status.
+        if await stream.wait(self.settings.heartbeat_s) and stream.failed_early() is not None:
+            error = error_of(stream.task, planned.target)
+            if error is not None:
+                raise error
+        report = StreamReport()
+
+        def close() -> None:
+            exchange.settle(report.status, [report.verdict] if report.verdict else None)
+
+        chunks = Chunks(
+            chat_id="chatcmpl-" + planned.request.request_id,
+            created=int(time.time()),
+            target=planned.target,
+            include_usage=planned.chat.include_usage,
+        )
+        body = sse(stream, chunks, heartbeat_s=self.settings.heartbeat_s, report=report, on_close=close)
+        return StreamingResponse(
+            body,
+            media_type="text/event-stream",
+            headers={
+                "cache-control": "no-cache",
+                "x-accel-buffering": "no",
+                "x-request-id": planned.request.request_id,
+            },
+        )
+
+    # -- the app ---------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        routes = [
+            Route(path + "/chat/completions", self.chat_completions, methods=["POST"]) for path in ("/v1", "")
+        ]
+        routes += [
+            Route("/v1/models", self.list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", self.get_model, methods=["GET"]),
+            Route("/models", self.list_models, methods=["GET"]),
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics_text, methods=["GET"]),
+        ]
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            try:
+                yield
+            finally:
+                await self.orchestrator.aclose()
+
+        return Starlette(
+            routes=routes,
+            exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+            lifespan=lifespan,
+        )
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON: 413 past ``limit`` bytes (declared or streamed), 400 if it does not parse."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _too_large(limit)
+        parts.append(part)
+    try:
+        return json.loads(b"".join(parts))
+    except ValueError as exc:
+        raise ApiError(
+            400, f"could not parse the JSON body of the request: {exc}", code="invalid_json"
+        ) from None
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"the request body is larger than the server's limit of {limit} bytes ([server] max_body_bytes)",
+        code="request_too_large",
+    )
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """``work``'s result, or :class:`ClientGone` (with ``work`` cancelled) if the client leaves first."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise ClientGone
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(error.encoded(), status_code=error.status, media_type=JSON, headers=error.headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return error_response(ApiError(exc.status_code, message, code=code, headers=exc.headers))
+
+
+def create_app(config: ShoalConfig, *, registry: Registry | None = None) -> Starlette:
+    return Proxy(config, registry=registry).app()
+
+
+def app_from_env() -> Starlette:
+    """For ``--workers N``: each worker process builds its app from ``SHOAL_CONFIG``."""
+    config = load_config(os.environ.get("SHOAL_CONFIG") or None)
+    configure_logging(os.environ.get("SHOAL_SERVE_LOG_LEVEL") or config.defaults.log_level)
+    return create_app(config)

@@ -1,0 +1,117 @@
+"""Errors at the HTTP edge, in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+
+:class:`ApiError` is what a handler raises to answer with an error; the
+functions below map everything else onto it in one place:
+
+==========================================  ======  ========================
+what went wrong                             status  ``code``
+==========================================  ======  ========================
+malformed JSON, schema, unsupported param   400     ``invalid_json`` …
+missing or wrong key                        401     ``invalid_api_key``
+the policy forbids the request              403     ``policy_denied``
+unknown model                               404     ``model_not_found``
+body over ``max_body_bytes``                413     ``request_too_large``
+a member asked directly is rate limited     429     ``upstream_rate_limited``
+too few members answered                    502     ``quorum_not_met``
+``max_concurrent_requests`` reached         503     ``overloaded``
+==========================================  ======  ========================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator import errors
+
+__all__ = ["ApiError", "from_shoal_error", "from_validation_error"]
+
+
+class ApiError(Exception):
+    """An answer with an error status; ``headers`` such as ``Retry-After`` go with it."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.body(), ensure_ascii=False).encode()
+
+
+def from_validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
+    """The first schema problem, naming the parameter (``messages.0.role``)."""
+    first = exc.errors()[0]
+    param = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "is required"
+    elif first["type"] == "extra_forbidden":
+        message = "is not a known field"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return ApiError(400, f"{param}: {message}{suffix}", param=param or None, code="invalid_value")
+
+
+def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> ApiError:
+    """A :class:`ShoalError` raised while answering, as the status a client can act on.
+
+    ``direct`` names the member when the client asked one model directly: its
+    upstream's 400 or 429 (with ``Retry-After``) is then passed on as is.
+    """
+    if isinstance(exc, errors.QuorumError):
+        return _quorum(exc, direct)
+    if isinstance(exc, errors.EmptyRequestError):
+        return ApiError(400, str(exc), param="messages", code="empty_request")
+    if isinstance(exc, errors.BudgetExceeded):
+        return ApiError(400, str(exc), param="shoal", code="budget_exceeded")
+    if isinstance(exc, errors.PolicyError):
+        return ApiError(403, str(exc), type="permission_error", code="policy_denied")
+    if isinstance(exc, errors.ConfigError):
+        return ApiError(500, f"server configuration: {exc}", type="server_error", code="config_error")
+    if isinstance(exc, errors.UsageError):
+        return ApiError(400, str(exc), code="invalid_request")
+    if isinstance(exc, errors.ModelError):
+        return ApiError(500, f"local model: {exc}", type="server_error", code="model_error")
+    if isinstance(exc, errors.ProviderError):
+        return ApiError(502, str(exc), type="upstream_error", code=exc.kind)
+    return ApiError(500, str(exc), type="server_error", code="internal_error")
+
+
+def _quorum(exc: errors.QuorumError, direct: str | None) -> ApiError:
+    """502 with the members' errors summarised; a member asked directly passes on its 400 or 429."""
+    error = exc.errors.get(direct) if direct else None
+    kind = getattr(error, "type", None)
+    if kind == errors.RateLimited.kind:
+        retry_after = getattr(error, "retry_after", None)
+        wait = max(1, math.ceil(retry_after)) if retry_after is not None else 1
+        return ApiError(
+            429,
+            str(exc),
+            type="rate_limit_error",
+            code="upstream_rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+    if kind == errors.BadRequestError.kind:
+        return ApiError(400, str(exc), code="upstream_bad_request")
+    return ApiError(502, str(exc), type="upstream_error", code="quorum_not_met")

@@ -1,0 +1,82 @@
+"""Prometheus metrics of one server process, in their own registry (no module-level state).
+
+Requests by model and status with a latency histogram, upstream calls by member
+and outcome with their latency, tokens and cost by member, requests in flight.
+With ``--workers N`` each worker process keeps its own numbers: ``/metrics``
+shows the worker that answered the scrape.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from orchestrator.types import Candidate, Usage
+
+__all__ = ["CONTENT_TYPE", "ProxyMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class ProxyMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "shoal_requests", "Chat completion requests answered", ["model", "status", "stream"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "shoal_request_duration_seconds",
+            "Time from request to last byte",
+            ["model", "stream"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("shoal_requests_in_flight", "Requests being answered", registry=r)
+        self.calls = Counter(
+            "shoal_upstream_calls", "Calls to members by outcome", ["member", "outcome"], registry=r
+        )
+        self.call_seconds = Histogram(
+            "shoal_upstream_call_duration_seconds",
+            "Latency of calls to members",
+            ["member"],
+            buckets=_CALL_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("shoal_tokens", "Tokens by member and kind", ["member", "kind"], registry=r)
+        self.cost = Counter("shoal_cost_usd", "Cost in US dollars by member", ["member"], registry=r)
+        self.request_tokens = Counter(
+            "shoal_request_tokens", "Tokens of answered requests by kind", ["kind"], registry=r
+        )
+
+    def call(self, candidate: Candidate) -> None:
+        """One member call (the orchestrator's ``on_call``)."""
+        outcome = candidate.error.type if candidate.error else ("cached" if candidate.cached else "ok")
+        self.calls.labels(candidate.member, outcome).inc()
+        if candidate.cached:
+            return
+        self.call_seconds.labels(candidate.member).observe(candidate.latency_s)
+        self._tokens(self.tokens, candidate.usage, candidate.member)
+        if candidate.cost_usd:
+            self.cost.labels(candidate.member).inc(candidate.cost_usd)
+
+    def request(self, model: str, status: int, stream: bool, seconds: float, usage: Usage | None) -> None:
+        flag = "true" if stream else "false"
+        self.requests.labels(model, str(status), flag).inc()
+        self.request_seconds.labels(model, flag).observe(seconds)
+        if usage is not None:
+            self.request_tokens.labels("prompt").inc(usage.prompt_tokens)
+            self.request_tokens.labels("completion").inc(usage.completion_tokens)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    @staticmethod
+    def _tokens(counter: Counter, usage: Usage, member: str) -> None:
+        if usage.prompt_tokens:
+            counter.labels(member, "prompt").inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            counter.labels(member, "completion").inc(usage.completion_tokens)

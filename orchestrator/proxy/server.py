@@ -1,0 +1,102 @@
+"""Running the proxy: bind, print the banner, serve on uvicorn, drain on SIGTERM.
+
+SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight
+finish for up to ``[server] shutdown_grace_s``, cancels what is left, closes the
+members' clients and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import TextIO
+
+import uvicorn
+
+from orchestrator.config import ShoalConfig
+from orchestrator.errors import UsageError
+from orchestrator.proxy.app import Proxy
+from orchestrator.proxy.auth import ApiKeys, check_bind
+
+__all__ = ["banner", "serve"]
+
+_UVICORN_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
+
+
+def serve(
+    config: ShoalConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    insecure_no_auth: bool = False,
+    log_level: str = "warning",
+    out: TextIO = sys.stdout,
+) -> None:
+    """Serve until SIGTERM/SIGINT. ``port=0`` picks a free port (the banner says which)."""
+    keys = ApiKeys([k.get_secret_value() for k in config.server.api_keys])
+    check_bind(host, keys, insecure_no_auth=insecure_no_auth)
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: pass 1 or more")
+    sock = _bind(host, port)
+    proxy = Proxy(config) if workers == 1 else None
+    out.write(banner(config, host, sock.getsockname()[1], keys, workers, proxy))
+    out.flush()
+    options = {
+        "timeout_graceful_shutdown": config.server.shutdown_grace_s,
+        "log_level": _UVICORN_LEVELS.get(log_level, "warning"),
+        "access_log": False,
+        "server_header": False,
+        "lifespan": "on",
+        "log_config": None,
+    }
+    if proxy is not None:
+        server = uvicorn.Server(uvicorn.Config(proxy.app(), **options))  # type: ignore[arg-type]
+        server.run(sockets=[sock])
+        return
+    # Several worker processes: each builds its own app (and metrics) from the environment.
+    sock.close()
+    if config.source != "<built-in default>":
+        os.environ["SHOAL_CONFIG"] = config.source
+    os.environ["SHOAL_SERVE_LOG_LEVEL"] = log_level
+    uvicorn.run(
+        "orchestrator.proxy.app:app_from_env",
+        factory=True,
+        host=host,
+        port=sock.getsockname()[1] if port == 0 else port,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(
+    config: ShoalConfig, host: str, port: int, keys: ApiKeys, workers: int, proxy: Proxy | None
+) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    auth = f"on ({len(keys)} key{'s' if len(keys) != 1 else ''})" if keys.enabled else "OFF"
+    ids = proxy.catalog.ids() if proxy is not None else _ids(config)
+    return (
+        f"shoal serve: http://{shown}:{port}/v1\n"
+        f"  models: {', '.join(ids)}\n"
+        f"  auth: {auth} · config: {config.source} · workers: {workers}\n"
+    )
+
+
+def _ids(config: ShoalConfig) -> list[str]:
+    from orchestrator.proxy.catalog import Catalog
+
+    return Catalog.of(config).ids()
