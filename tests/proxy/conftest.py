@@ -38,6 +38,9 @@ members = ["broken", "jammed"]
 [teams.slow]
 members = ["alice", "sleepy"]
 
+[teams.stuck]
+members = ["alice", "slowpoke"]
+
 [strategies.vote]
 kind = "vote"
 team = "panel"
@@ -50,9 +53,9 @@ team = "down"
 kind = "vote"
 team = "slow"
 
-[strategies.tiny]
+[strategies.stuck]
 kind = "vote"
-team = "panel"
+team = "stuck"
 
 [defaults]
 strategy = "vote"
