@@ -40,8 +40,9 @@ def serve(
     if workers < 1:
         raise UsageError(f"--workers {workers}: pass 1 or more")
     sock = _bind(host, port)
+    bound = sock.getsockname()[1]
     proxy = Proxy(config) if workers == 1 else None
-    out.write(banner(config, host, sock.getsockname()[1], keys, workers, proxy))
+    out.write(banner(config, host, bound, keys, workers, proxy))
     out.flush()
     options = {
         "timeout_graceful_shutdown": config.server.shutdown_grace_s,
@@ -64,7 +65,7 @@ def serve(
         "orchestrator.proxy.app:app_from_env",
         factory=True,
         host=host,
-        port=sock.getsockname()[1] if port == 0 else port,
+        port=bound,
         workers=workers,
         **options,  # type: ignore[arg-type]
     )
@@ -72,7 +73,7 @@ def serve(
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))

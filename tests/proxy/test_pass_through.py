@@ -8,6 +8,7 @@ proxy sent it.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 
@@ -130,3 +131,21 @@ def test_an_upstream_outage_is_a_502(client: openai.OpenAI, fresh_upstream: Fake
         client.chat.completions.create(model="relay", messages=QUESTION)
     assert caught.value.status_code == 502
     assert "relay" in caught.value.message
+
+
+async def test_member_calls_print_nothing_to_stdout(
+    fresh_upstream: FakeUpstream, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's stdout may be a pipe no one reads: a provider that prints there would block it."""
+    from orchestrator.config import parse_config
+    from orchestrator.engine import Orchestrator
+
+    monkeypatch.setattr(logging.getLogger("shoal"), "level", logging.DEBUG)
+    config = parse_config(
+        f'[members.relay]\nprovider = "openai_compat"\nmodel = "m"\napi_base = "{fresh_upstream.base_url}"\n',
+        source="stdout.toml",
+    )
+    async with Orchestrator(config) as orch:
+        await orch.run("What is six times seven?", member="relay")
+        await orch.run("What is six times seven?", member="relay", on_delta=lambda d: None)
+    assert capfd.readouterr().out == ""
