@@ -96,18 +96,19 @@ def serve_env(**extra: str) -> dict[str, str]:
 
 
 def start_serve(
-    config: Path,
+    config: Path | None,
     workdir: Path,
     *args: str,
     env: dict[str, str] | None = None,
     key: str | None = None,
     timeout: float = 60,
 ) -> Served:
-    """Start ``shoal serve --config CONFIG --port 0`` and wait for its banner."""
+    """Start ``shoal serve --config CONFIG --port 0`` (no ``--config`` for None) and wait for its banner."""
+    chosen = ["--config", str(config)] if config is not None else []
     stderr_path = workdir / f"serve-{time.monotonic_ns()}.stderr"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            [str(SHOAL), "serve", "--config", str(config), "--port", "0", *args],
+            [str(SHOAL), "serve", *chosen, "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
