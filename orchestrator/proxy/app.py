@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -87,19 +87,11 @@ class Exchange:
 class Proxy:
     """The server's state: one orchestrator, the model catalog, keys, limits and metrics."""
 
-    def __init__(
-        self,
-        config: ShoalConfig,
-        *,
-        registry: Registry | None = None,
-        orchestrator: Orchestrator | None = None,
-    ) -> None:
+    def __init__(self, config: ShoalConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.settings = config.server
         self.metrics = ProxyMetrics()
-        self.orchestrator = orchestrator or Orchestrator(config, registry=registry, on_call=self.metrics.call)
-        if orchestrator is not None:
-            orchestrator.on_call = self.metrics.call
+        self.orchestrator = Orchestrator(config, registry=registry, on_call=self.metrics.call)
         self.catalog = Catalog.of(config)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -156,6 +148,9 @@ class Proxy:
         except ClientGone:
             exchange.settle(499)
             return Response(status_code=499)
+        except asyncio.CancelledError:
+            exchange.settle(499)
+            raise
         except ShoalError as exc:
             error = from_shoal_error(exc, direct=exchange.target.member if exchange.target else None)
             exchange.settle(error.status)
@@ -233,6 +228,7 @@ class Proxy:
         report = StreamReport()
 
         def close() -> None:
+            stream.cancel()
             exchange.settle(report.status, [report.verdict] if report.verdict else None)
 
         chunks = Chunks(
@@ -242,8 +238,9 @@ class Proxy:
             include_usage=planned.chat.include_usage,
         )
         body = sse(stream, chunks, heartbeat_s=self.settings.heartbeat_s, report=report, on_close=close)
-        return StreamingResponse(
+        return EventStream(
             body,
+            on_close=close,
             media_type="text/event-stream",
             headers={
                 "cache-control": "no-cache",
@@ -300,6 +297,20 @@ async def read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
+class EventStream(StreamingResponse):
+    """A streaming response that always runs ``on_close``, even if its body never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
 def _too_large(limit: int) -> ApiError:
     return ApiError(
         413,
@@ -314,14 +325,16 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     watcher = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # we are cancelled ourselves (shutdown): so is the work
+        task.cancel()
+        raise
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            raise ClientGone
-    return task.result()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.wait((task,))  # its calls are cancelled and recorded before we answer
+    raise ClientGone
 
 
 async def _disconnected(request: Request) -> None:

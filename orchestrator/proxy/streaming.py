@@ -43,6 +43,7 @@ class AnswerStream:
     def __init__(self, run: Callable[[Callable[[StreamDelta], None]], Awaitable[Verdict]]) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._ahead: list[object] = []
+        self._cancelled = False
         self.task: asyncio.Task[Verdict] = asyncio.create_task(self._run(run))
 
     async def _run(self, run: Callable[[Callable[[StreamDelta], None]], Awaitable[Verdict]]) -> Verdict:
@@ -82,7 +83,9 @@ class AnswerStream:
         return got
 
     def cancel(self) -> None:
-        if not self.task.done():
+        """Cancel the run, once (repeated ``Task.cancel`` calls let an httpx stream in the run carry on)."""
+        if not self._cancelled and not self.task.done():
+            self._cancelled = True
             self.task.cancel()
 
 

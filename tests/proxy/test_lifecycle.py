@@ -26,6 +26,10 @@ def eventually(check, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-
     return bool(check())
 
 
+def in_flight(served: Served) -> int:
+    return int(httpx.get(served.root + "/health", timeout=2).json()["in_flight"])
+
+
 def test_a_client_hanging_up_cancels_the_slow_members_call(served: Served) -> None:
     before = served.metric("shoal_upstream_calls_total", member="slowpoke", outcome="cancelled")
     gone_before = served.metric("shoal_requests_total", model="slowpoke", status="499", stream="false")
@@ -80,6 +84,7 @@ def test_hanging_up_mid_stream_closes_the_upstream_stream(
                 break
     assert fresh_upstream.hung_up.wait(5), "the proxy kept reading the upstream after the client left"
     assert not fresh_upstream.finished.is_set()
+    assert eventually(lambda: in_flight(served) == 0)
 
 
 SHUTDOWN = """
