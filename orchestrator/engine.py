@@ -285,7 +285,7 @@ class Orchestrator:
             team_members = members or self.config.team_members(self.config.team_of(section))
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
             ctx = StrategyContext(
-                panel=panel,
+                panel=panel.muted(),
                 members=team_members,
                 route=route,
                 run_strategy=self._nested(panel, (*stack, name)),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -161,6 +162,13 @@ class Panel:
         self.deadline = deadline
         self.request_id = request_id
         self.labels = dict(labels or {})
+
+    def muted(self) -> Panel:
+        """This panel (same ledger, budget, gates) without streaming: for a nested strategy,
+        whose final generation is not necessarily the request's answer."""
+        quiet = copy.copy(self)
+        quiet.on_delta = None
+        return quiet
 
     def ask(
         self,

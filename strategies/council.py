@@ -123,7 +123,10 @@ class Council(BaseStrategy):
             chairman = ctx.member(name)
             try:
                 reply = await ctx.panel.call(
-                    chairman, chairman_messages(request, texts, order, ranked_labels), role="chairman"
+                    chairman,
+                    chairman_messages(request, texts, order, ranked_labels),
+                    role="chairman",
+                    final=self.options.abstain_below is None,  # streamed live unless it may abstain
                 )
             except BudgetExceeded as exc:
                 notes.append(budget_note(exc, f"chairman {name}"))

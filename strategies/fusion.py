@@ -105,7 +105,10 @@ class Fusion(BaseStrategy):
             aggregator = ctx.member(name)
             try:
                 reply = await ctx.panel.call(
-                    aggregator, aggregate_messages(request, proposals), role="aggregate"
+                    aggregator,
+                    aggregate_messages(request, proposals),
+                    role="aggregate",
+                    final=self.options.abstain_below is None,  # streamed live unless it may abstain
                 )
             except BudgetExceeded as exc:
                 notes.append(budget_note(exc, f"aggregator {name}"))

@@ -92,7 +92,7 @@ class Proxy:
         self.settings = config.server
         self.metrics = ProxyMetrics()
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self.metrics.call)
-        self.catalog = Catalog.of(config)
+        self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
         self._in_flight = 0

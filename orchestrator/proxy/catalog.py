@@ -14,16 +14,19 @@
 ['shoal/auto', 'shoal/majority', 'alice']
 >>> Catalog.of(config).get("alice").kind
 'member'
+>>> sorted(Catalog.of(config).get("shoal/auto").kinds)
+['vote']
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from orchestrator.config import ShoalConfig
 from orchestrator.errors import UsageError
+from orchestrator.registry import Registry
 
 __all__ = ["AUTO", "Catalog", "Target"]
 
@@ -39,6 +42,7 @@ class Target:
     kind: Literal["auto", "strategy", "member"]
     name: str | None
     owned_by: str
+    kinds: frozenset[str] = field(default_factory=frozenset)  # strategy kinds it may run
 
     @property
     def member(self) -> str | None:
@@ -60,15 +64,16 @@ class Catalog:
             self._targets[target.id] = target
 
     @classmethod
-    def of(cls, config: ShoalConfig) -> Catalog:
-        strategies = list(config.strategies)
-        for name in (config.defaults.strategy, *(r.strategy for r in config.routes.values())):
-            if name not in strategies:
-                strategies.append(name)
+    def of(cls, config: ShoalConfig, registry: Registry | None = None) -> Catalog:
+        registry = registry or Registry()
+        routed = [config.defaults.strategy, *(r.strategy for r in config.routes.values())]
+        strategies = list(dict.fromkeys([*config.strategies, *routed]))
+        kinds = {name: _kinds(config, registry, name, ()) for name in strategies}
+        auto = frozenset().union(*(kinds[name] for name in routed))
         return cls(
             [
-                Target(AUTO, "auto", None, "shoal"),
-                *(Target(PREFIX + name, "strategy", name, "shoal") for name in strategies),
+                Target(AUTO, "auto", None, "shoal", auto),
+                *(Target(PREFIX + name, "strategy", name, "shoal", kinds[name]) for name in strategies),
                 *(
                     Target(name, "member", name, member.vendor or member.provider)
                     for name, member in config.members.items()
@@ -84,3 +89,12 @@ class Catalog:
 
     def __iter__(self) -> Iterator[Target]:
         return iter(self._targets.values())
+
+
+def _kinds(config: ShoalConfig, registry: Registry, name: str, seen: tuple[str, ...]) -> frozenset[str]:
+    """The strategy kinds running ``name`` may involve: its own, and those of strategies it runs."""
+    section = config.strategy_config(name, registry)
+    options = getattr(registry.strategy(section.kind), "Options", None)
+    refs = options.model_validate(section.options()).references() if options is not None else []
+    nested = [ref for _, kind, ref in refs if kind == "strategy" and ref not in seen]
+    return frozenset({section.kind}).union(*(_kinds(config, registry, n, (*seen, name)) for n in nested))

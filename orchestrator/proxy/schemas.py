@@ -18,10 +18,14 @@ from orchestrator.types import Candidate, Message, Request, Tags, Usage, Verdict
 
 __all__ = [
     "ChatRequest",
+    "Plan",
     "chunk",
     "completion",
+    "dumps",
+    "finish_of",
     "model_entry",
     "parse_chat_request",
+    "plan",
     "shoal_meta",
     "usage_body",
 ]
@@ -42,8 +46,11 @@ PASSED = (
     "repetition_penalty",
     "reasoning_effort",
 )
-# Parameters only one model can honour: a vote cannot cross-check tool calls.
-DIRECT_ONLY = ("tools", "tool_choice", "parallel_tool_calls")
+# Tool calls: a member passes them on; of the strategies, those that pick one of the
+# members' answers (single, vote, judge, and a cascade of them) agree on them; those
+# that write their own answer (fusion, council, debate) cannot carry them.
+TOOLS = ("tools", "tool_choice", "parallel_tool_calls")
+TOOL_KINDS = frozenset({"single", "vote", "judge", "cascade"})
 # Fields that would point a member elsewhere: never taken from a request.
 FORBIDDEN = frozenset(
     {
@@ -144,8 +151,7 @@ def plan(chat: ChatRequest, target: Target) -> Plan:
     params = {key: getattr(chat, key) for key in PASSED if getattr(chat, key) is not None}
     if chat.max_completion_tokens is not None:
         params["max_tokens"] = chat.max_completion_tokens
-    if target.kind == "member":
-        params |= {key: getattr(chat, key) for key in DIRECT_ONLY if getattr(chat, key) is not None}
+    params |= {key: getattr(chat, key) for key in TOOLS if getattr(chat, key) is not None}
     request = Request(messages=chat.messages, params=params, tags=chat.shoal or Tags())
     return Plan(chat=chat, target=target, request=request)
 
@@ -154,16 +160,16 @@ def _check_supported(chat: ChatRequest, target: Target) -> None:
     if chat.logprobs or chat.top_logprobs:
         raise ApiError(400, "logprobs are not returned by Shoal; leave logprobs unset", param="logprobs")
     ensemble = target.kind != "member"
-    if ensemble:
-        for key in DIRECT_ONLY:
-            if getattr(chat, key) is not None:
-                raise ApiError(
-                    400,
-                    f"{key!r} needs a single model: {target.id} cross-checks several answers and cannot "
-                    "vote on tool calls; use a member's name as the model (see GET /v1/models)",
-                    param=key,
-                    code="unsupported_parameter",
-                )
+    writers = sorted(target.kinds - TOOL_KINDS)
+    if chat.tools and ensemble and writers:
+        raise ApiError(
+            400,
+            f"'tools': {target.id} may end in a written answer ({', '.join(writers)}) that cannot carry "
+            "tool calls; use a vote, judge or single strategy, or a member's name as the model "
+            "(see GET /v1/models)",
+            param="tools",
+            code="unsupported_parameter",
+        )
     if chat.choices > 1:
         if ensemble:
             raise ApiError(
@@ -190,16 +196,15 @@ def usage_body(usage: Usage) -> dict[str, int]:
     }
 
 
-def answer_of(verdict: Verdict, target: Target) -> tuple[Candidate | None, str]:
-    """The candidate a member asked directly gave (for tool calls), and the finish reason."""
-    if target.kind != "member":
-        return None, "stop"
-    candidate = next((c for c in reversed(verdict.candidates) if c.ok), None)
-    if candidate is None:
-        return None, "stop"
-    if candidate.tool_calls:
-        return candidate, "tool_calls"
-    return candidate, candidate.finish_reason or "stop"
+def finish_of(verdict: Verdict, target: Target) -> str:
+    """``tool_calls`` when the verdict calls tools; a member's own reason (``length``) if asked directly."""
+    if verdict.tool_calls:
+        return "tool_calls"
+    if target.kind == "member":
+        answered = next((c for c in reversed(verdict.candidates) if c.ok), None)
+        if answered is not None and answered.finish_reason:
+            return answered.finish_reason
+    return "stop"
 
 
 def completion(chat_id: str, created: int, target: Target, verdicts: list[Verdict]) -> dict[str, Any]:
@@ -207,11 +212,11 @@ def completion(chat_id: str, created: int, target: Target, verdicts: list[Verdic
     choices = []
     usage = Usage()
     for index, verdict in enumerate(verdicts):
-        candidate, finish = answer_of(verdict, target)
         message: dict[str, Any] = {"role": "assistant", "content": verdict.answer}
-        if candidate is not None and candidate.tool_calls:
-            message["tool_calls"] = candidate.tool_calls
+        if verdict.tool_calls:
+            message["tool_calls"] = verdict.tool_calls
             message["content"] = verdict.answer or None
+        finish = finish_of(verdict, target)
         choices.append({"index": index, "message": message, "finish_reason": finish, "logprobs": None})
         usage = usage + verdict.usage
     return {

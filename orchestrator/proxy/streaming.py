@@ -21,7 +21,7 @@ from orchestrator.logs import get_logger
 from orchestrator.protocols import StreamDelta
 from orchestrator.proxy.catalog import Target
 from orchestrator.proxy.errors import ApiError, from_shoal_error
-from orchestrator.proxy.schemas import answer_of, chunk, dumps, shoal_meta
+from orchestrator.proxy.schemas import chunk, dumps, finish_of, shoal_meta
 from orchestrator.types import Verdict
 
 __all__ = ["DONE", "HEARTBEAT", "AnswerStream", "Chunks", "StreamReport", "error_of", "sse"]
@@ -163,6 +163,7 @@ def _ending(task: asyncio.Task[Verdict], streamed: str, chunks: Chunks, report: 
         return [event(error.body())]
     verdict = task.result()
     report.verdict = verdict
+    streamed = streamed.strip()  # strategies strip the generation they stream
     if not verdict.answer.startswith(streamed):
         report.status = 502
         report.error = ApiError(
@@ -174,14 +175,14 @@ def _ending(task: asyncio.Task[Verdict], streamed: str, chunks: Chunks, report: 
         )
         return [event(report.error.body())]
     report.status = 200
-    candidate, finish = answer_of(verdict, chunks.target)
     parts = []
     tail = verdict.answer[len(streamed) :]
     if tail:
         parts.append(chunks.text({"content": tail}))
-    if candidate is not None and candidate.tool_calls:
-        calls = [{"index": i, **call} for i, call in enumerate(candidate.tool_calls)]
+    if verdict.tool_calls:
+        calls = [{"index": i, **call} for i, call in enumerate(verdict.tool_calls)]
         parts.append(chunks.text({"tool_calls": calls}))
+    finish = finish_of(verdict, chunks.target)
     meta = shoal_meta(verdict)
     parts.append(chunks.text({}, finish_reason=finish, shoal=None if chunks.include_usage else meta))
     if chunks.include_usage:

@@ -29,8 +29,17 @@ api_base = "{upstream}"
 max_retries = 0
 params = {{ temperature = 0.3 }}
 
+[members.relay2]
+provider = "openai_compat"
+model = "upstream-model"
+api_base = "{upstream}"
+max_retries = 0
+
 [teams.panel]
 members = ["alice", "bob", "carol"]
+
+[teams.relays]
+members = ["relay", "relay2"]
 
 [teams.down]
 members = ["broken", "jammed"]
@@ -56,6 +65,15 @@ team = "slow"
 [strategies.stuck]
 kind = "vote"
 team = "stuck"
+
+[strategies.relays]
+kind = "vote"
+team = "relays"
+
+[strategies.fused]
+kind = "fusion"
+team = "panel"
+aggregator = "talker"
 
 [defaults]
 strategy = "vote"

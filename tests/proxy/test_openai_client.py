@@ -103,12 +103,15 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
     assert "shoal/auto" in caught.value.message  # names what is offered
 
 
-def test_tools_on_an_ensemble_are_a_clear_400(client: openai.OpenAI) -> None:
+def test_tools_on_a_strategy_that_writes_its_answer_are_a_clear_400(client: openai.OpenAI) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="shoal/auto", messages=QUESTION, tools=tools)  # type: ignore[arg-type]
+        client.chat.completions.create(model="shoal/fused", messages=QUESTION, tools=tools)  # type: ignore[arg-type]
     assert caught.value.param == "tools"
-    assert "member" in caught.value.message
+    assert "fusion" in caught.value.message and "member" in caught.value.message
+    # a vote agrees on tool calls, so it takes them (these members answer in text)
+    done = client.chat.completions.create(model="shoal/vote", messages=QUESTION, tools=tools)  # type: ignore[arg-type]
+    assert done.choices[0].message.content == "42" and done.choices[0].finish_reason == "stop"
 
 
 def test_n_is_one_verdict_for_ensembles_and_n_samples_for_a_member(client: openai.OpenAI) -> None:

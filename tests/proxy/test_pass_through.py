@@ -149,3 +149,15 @@ async def test_member_calls_print_nothing_to_stdout(
         await orch.run("What is six times seven?", member="relay")
         await orch.run("What is six times seven?", member="relay", on_delta=lambda d: None)
     assert capfd.readouterr().out == ""
+
+
+def test_a_vote_agrees_on_tool_calls(client: openai.OpenAI, fresh_upstream: FakeUpstream) -> None:
+    fresh_upstream.reset(tool_calls=[CALL], tokens=[])
+    done = client.chat.completions.create(model="shoal/relays", messages=QUESTION, tools=TOOLS)  # type: ignore[arg-type]
+    assert [b["tools"] for b in fresh_upstream.bodies] == [TOOLS, TOOLS]  # both members were offered them
+    choice = done.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert [(c.id, c.function.name, c.function.arguments) for c in choice.message.tool_calls] == [
+        ("call_1", "multiply", '{"a": 6}')
+    ]
+    assert done.model_extra["shoal"]["confidence"] == 1.0
