@@ -207,7 +207,9 @@ class Orchestrator:
             raise UnknownNameError("member", member, list(self.config.members))
         key = f"single:{member}"
         if key not in self._strategies:
-            self._strategies[key] = self.registry.strategy("single")("single", {"member": member})
+            # one answer, nothing to compare it with: no embedding model for its equivalence key
+            options = {"member": member, "text_match": "lexical"}
+            self._strategies[key] = self.registry.strategy("single")("single", options)
         route = Route(category="direct", strategy="single", reason=f"member {member} asked directly")
         return route, self._strategies[key]
 

@@ -8,6 +8,8 @@ shows the worker that answered the scrape.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -51,32 +53,38 @@ class ProxyMetrics:
         self.request_tokens = Counter(
             "shoal_request_tokens", "Tokens of answered requests by kind", ["kind"], registry=r
         )
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once (prometheus_client's lookup is slow)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def call(self, candidate: Candidate) -> None:
         """One member call (the orchestrator's ``on_call``)."""
+        member = candidate.member
         outcome = candidate.error.type if candidate.error else ("cached" if candidate.cached else "ok")
-        self.calls.labels(candidate.member, outcome).inc()
+        self._child(self.calls, member, outcome).inc()
         if candidate.cached:
             return
-        self.call_seconds.labels(candidate.member).observe(candidate.latency_s)
-        self._tokens(self.tokens, candidate.usage, candidate.member)
+        self._child(self.call_seconds, member).observe(candidate.latency_s)
+        if candidate.usage.prompt_tokens:
+            self._child(self.tokens, member, "prompt").inc(candidate.usage.prompt_tokens)
+        if candidate.usage.completion_tokens:
+            self._child(self.tokens, member, "completion").inc(candidate.usage.completion_tokens)
         if candidate.cost_usd:
-            self.cost.labels(candidate.member).inc(candidate.cost_usd)
+            self._child(self.cost, member).inc(candidate.cost_usd)
 
     def request(self, model: str, status: int, stream: bool, seconds: float, usage: Usage | None) -> None:
         flag = "true" if stream else "false"
-        self.requests.labels(model, str(status), flag).inc()
-        self.request_seconds.labels(model, flag).observe(seconds)
+        self._child(self.requests, model, str(status), flag).inc()
+        self._child(self.request_seconds, model, flag).observe(seconds)
         if usage is not None:
-            self.request_tokens.labels("prompt").inc(usage.prompt_tokens)
-            self.request_tokens.labels("completion").inc(usage.completion_tokens)
+            self._child(self.request_tokens, "prompt").inc(usage.prompt_tokens)
+            self._child(self.request_tokens, "completion").inc(usage.completion_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-    @staticmethod
-    def _tokens(counter: Counter, usage: Usage, member: str) -> None:
-        if usage.prompt_tokens:
-            counter.labels(member, "prompt").inc(usage.prompt_tokens)
-        if usage.completion_tokens:
-            counter.labels(member, "completion").inc(usage.completion_tokens)
