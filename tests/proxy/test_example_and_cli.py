@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import openai
+
 from tests.proxy.servers import SHOAL, serve_env, start_serve
+
+QUESTION = [{"role": "user", "content": "What is six times seven?"}]
 
 
 def test_example_client_against_shoal_serve_of_the_scripted_example(repo: Path, tmp_path: Path) -> None:
@@ -66,3 +72,33 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "server.heartbeat_s" in result.stderr and str(bad) in result.stderr
+
+
+def test_workers_serve_the_same_api(repo: Path, tmp_path: Path) -> None:
+    server = start_serve(repo / "examples" / "scripted.toml", tmp_path, "--workers", "2")
+    try:
+        assert "workers: 2" in server.banner
+        with openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0) as client:
+            answers = {
+                client.chat.completions.create(model="alice", messages=QUESTION).choices[0].message.content
+                for _ in range(4)
+            }
+        assert answers == {"42"}
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+
+
+def test_a_port_in_use_is_one_clear_line(repo: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(SHOAL), "serve", "--config", str(repo / "examples" / "scripted.toml"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=serve_env(),
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
