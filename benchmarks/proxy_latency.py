@@ -134,19 +134,32 @@ async def measure(
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process has used (Linux ``/proc``), or ``None`` elsewhere."""
+    """User + system CPU seconds of a process and its children (Linux ``/proc``), or ``None``."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if pid not in stats:
+        return None
+    family, ticks = {pid}, 0
+    for _ in range(3):  # the server, its workers, their children
+        family |= {p for p, (parent, _) in stats.items() if parent in family}
+    ticks = sum(stats[p][1] for p in family)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start_proxy(config: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+def start_proxy(config: Path, log: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [str(SHOAL), "serve", "--config", str(config), "--port", "0"],
+            [str(SHOAL), "serve", "--config", str(config), "--port", "0", "--workers", str(workers)],
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
@@ -156,7 +169,25 @@ def start_proxy(config: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
     banner = proc.stdout.readline()
     if "http://" not in banner:
         raise RuntimeError(f"shoal serve did not start:\n{log.read_text()}")
-    return proc, banner.split()[-1]
+    url = banner.split()[-1]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # workers start after the banner
+        try:
+            if asyncio.run(_get_health(url)):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"shoal serve never answered /health:\n{log.read_text()}")
+
+
+async def _get_health(url: str) -> bool:
+    connection = await Connection.open(url)
+    try:
+        connection.writer.write(f"GET /health HTTP/1.1\r\nhost: {connection.host}\r\n\r\n".encode())
+        head = await connection.reader.readuntil(b"\r\n\r\n")
+        return b" 200 " in head.split(b"\r\n", 1)[0] + b" "
+    finally:
+        connection.close()
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -172,7 +203,7 @@ def report(args: argparse.Namespace, rows: list[tuple[str, str, str, int]]) -> N
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     version = sys.version.split()[0]
     print(f"{args.requests} requests per row after {args.warmup} warm-up; python {version}; ", end="")
-    print(f"{os.cpu_count()} cores, load average {load}")
+    print(f"{os.cpu_count()} cores, load average {load}; shoal serve --workers {args.workers}")
     head = (
         "mode",
         "conc",
@@ -228,6 +259,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--stream", action="store_true", help="also measure streamed requests")
     parser.add_argument("--no-vote", action="store_true", help="skip the three-member vote rows")
+    parser.add_argument("--workers", type=int, default=1, help="shoal serve --workers (default 1)")
     args = parser.parse_args()
 
     upstream, upstream_url = start_upstream()
@@ -235,7 +267,7 @@ def main() -> None:
         config = Path(tmp) / "bench.toml"
         config.write_text(config_text(upstream_url), encoding="utf-8")
         log = Path(tmp) / "serve.log"
-        proxy, proxy_url = start_proxy(config, log)
+        proxy, proxy_url = start_proxy(config, log, args.workers)
         rows = [
             ("direct", upstream_url + "/chat/completions", "fake", upstream.pid),
             ("proxy", proxy_url + "/chat/completions", "fast", proxy.pid),
