@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from orchestrator.cli_common import ConfigOption, _fail, _guarded, _load
 
 if TYPE_CHECKING:
     from orchestrator.config import ShoalConfig
@@ -37,49 +39,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config (default: $SHOAL_CONFIG, ./shoal.toml, built-in)"),
-]
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"shoal: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _exit_code(exc: Exception) -> int:
-    from orchestrator import errors
-
-    for kind, code in (
-        (errors.UsageError, 2),
-        (errors.ModelError, 3),
-        (errors.QuorumError, 4),
-        (errors.ProviderError, 4),
-        (errors.PolicyError, 5),
-        (errors.BudgetExceeded, 6),
-    ):
-        if isinstance(exc, kind):
-            return code
-    return 1
-
-
-def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from orchestrator.errors import ShoalError
-
-    try:
-        return fn(*args, **kwargs)
-    except ShoalError as exc:
-        _fail(str(exc), _exit_code(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-
-
-def _load(config: Path | None) -> ShoalConfig:
-    from orchestrator.config import load_config
-
-    return load_config(config)
-
 
 @app.command()
 def ask(
@@ -89,6 +48,15 @@ def ask(
     team: Annotated[str | None, typer.Option("--team", "-t", help="Team to ask.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call to stderr.")] = False,
+    sensitivity: Annotated[
+        str | None, typer.Option("--sensitivity", help="e.g. confidential: only members its policy allows.")
+    ] = None,
+    max_cost_usd: Annotated[
+        float | None, typer.Option("--max-cost-usd", min=0, help="Fail rather than spend more.")
+    ] = None,
+    max_calls: Annotated[
+        int | None, typer.Option("--max-calls", min=1, help="Fail rather than call more.")
+    ] = None,
 ) -> None:
     """Ask the panel a question and print the verdict."""
     if not question.strip():
@@ -101,7 +69,8 @@ def ask(
     from orchestrator.engine import Orchestrator
 
     orch = Orchestrator(cfg)
-    verdict = _guarded(orch.run_sync, question, strategy=strategy, team=team)
+    tags = {"sensitivity": sensitivity, "max_cost_usd": max_cost_usd, "max_calls": max_calls}
+    verdict = _guarded(orch.run_sync, question, strategy=strategy, team=team, tags=tags)
     if as_json:
         typer.echo(json.dumps(verdict.model_dump(mode="json"), ensure_ascii=False))
     else:
@@ -177,6 +146,7 @@ def _print_verdict(verdict: Verdict) -> None:
         f" · route {verdict.route.category if verdict.route else '-'}"
         f" · {verdict.calls} calls · {verdict.usage.total_tokens} tokens"
         f" · ${verdict.cost_usd:.6f} · {verdict.latency_s:.2f} s"
+        + (f" · sensitivity {'+'.join(verdict.sensitivity)}" if verdict.sensitivity else "")
     )
     if verdict.partial:
         console.print("[yellow]partial: a budget stopped the strategy early[/yellow]")
@@ -189,8 +159,9 @@ def _print_verdict(verdict: Verdict) -> None:
         table.add_column(column, overflow="fold")
     for c in verdict.candidates:
         text = c.text if c.error is None else f"[red]{c.error.type}[/red]: {c.error.message}"
+        name = c.member if c.role == "answer" else f"{c.member} ({c.role})"
         table.add_row(
-            c.member if c.role == "answer" else f"{c.member} ({c.role})",
+            f"{name} for {c.replaces}" if c.replaces else name,
             c.model,
             " ".join((text or "").split())[:160],
             f"{c.latency_s:.2f} s",
@@ -328,6 +299,18 @@ def bench(
     code_timeout: Annotated[
         float, typer.Option("--code-timeout", min=0.1, help="Seconds per code test run.")
     ] = 10.0,
+    emit_routes: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-routes", help="Write a [routes] table: per category, the cheapest good strategy."
+        ),
+    ] = None,
+    route_margin: Annotated[
+        float,
+        typer.Option(
+            "--route-margin", min=0, max=1, help="Accuracy a cheaper route may give up (0.02 = 2 pts)."
+        ),
+    ] = 0.02,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call to stderr.")] = False,
 ) -> None:
     """Benchmark strategies on a dataset: `shoal bench -d gsm8k -n 50 -s single,vote -o runs/gsm8k`."""
@@ -364,6 +347,8 @@ def bench(
         plots=plots,
         simulate=simulate,
         code_timeout_s=code_timeout,
+        emit_routes=emit_routes,
+        route_margin=route_margin,
     )
     code = _guarded(run_bench, request, ensure_models=_ensure_local_models)
     if code:
@@ -412,6 +397,11 @@ def bench_compare(
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
         print_comparison(result)
+
+
+from orchestrator import cli_policy  # noqa: E402
+
+cli_policy.register(app)  # route, detect, members
 
 
 def main() -> None:

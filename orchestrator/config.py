@@ -41,7 +41,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from orchestrator.breaker import BreakerConfig
 from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.policy import PolicyConfig
 from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
 from orchestrator.types import Member
@@ -126,7 +128,8 @@ class ShoalConfig(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     router: RouterConfig = Field(default_factory=RouterConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
-    policy: dict[str, Any] = Field(default_factory=dict)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:
@@ -255,7 +258,9 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt key also leaves a required one missing: name the misspelling.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] == "defaults" and len(loc) > 1 and loc[1] in _ENV_DEFAULTS.values():
         env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
@@ -265,6 +270,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
         source = f"{source} (or {ENV_PREFIX}API_KEYS)"
     if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
         loc = [*loc[:2], *loc[3:]]
+    if loc[:2] == ["policy", "levels"]:
+        loc = ["policy", *loc[2:]]
     key = ".".join(loc)
     message = first["msg"]
     if first["type"] == "extra_forbidden":
@@ -283,6 +290,8 @@ def _model_at(loc: list[str]) -> list[str]:
         "defaults": Defaults,
         "router": RouterConfig,
         "server": ServerConfig,
+        "policy": PolicyConfig,
+        "breaker": BreakerConfig,
     }
     if len(loc) == 1:
         model = tables.get(loc[0])
@@ -349,6 +358,15 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         )
     if config.defaults.team is not None and config.defaults.team not in team_names:
         raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+    for level, rule in config.policy.levels.items():
+        for entry in rule.allow:
+            if entry.startswith("member:") and entry.removeprefix("member:") not in config.members:
+                known = ", ".join(sorted(config.members))
+                raise ConfigError(
+                    f"{entry!r} names no member (defined members: {known})",
+                    source=source,
+                    key=f"policy.{level}.allow",
+                )
 
 
 def _check_strategy_names(

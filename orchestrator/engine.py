@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
+from orchestrator.gatekeeper import Gatekeeper
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -90,12 +91,20 @@ class Orchestrator:
             max_concurrency=defaults.max_concurrency,
         )
         if classifier is None:
-            classifier = self.registry.classifier(config.router.classifier)()
+            classifier = self.classifier_for(config, self.registry)
         self.router = Router(classifier, config.routes, defaults.strategy, defaults.team)
         self._gates = MemberGates(self.settings)
+        self.gatekeeper = Gatekeeper(config, self.registry)  # policy, breakers, audit log
         self._providers: dict[str, Provider] = {}
         self._strategies: dict[str, Strategy] = {}
         self._context = self._new_context()
+
+    @staticmethod
+    def classifier_for(config: ShoalConfig, registry: Registry) -> Classifier:
+        """The classifier ``[router]`` names (one that caches gets the cache directory)."""
+        factory = registry.classifier(config.router.classifier)
+        uses_cache = getattr(factory, "uses_cache_dir", False)
+        return factory(cache_dir=config.cache_dir()) if uses_cache else factory()  # type: ignore[no-any-return]
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> Orchestrator:
@@ -130,46 +139,57 @@ class Orchestrator:
         """
         started = time.perf_counter()
         request = self._request(question, params, tags)
-        if member is not None:
-            route, chosen = self._direct(member)
-            members = [self.config.members[member]]
-        else:
-            route = self.route(request, strategy=strategy, team=team)
-            members = self.config.team_members(route.team or self.config.team_of(None))
-            chosen = self.strategy(route.strategy)
-        deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
-        loop = asyncio.get_running_loop()
-        panel = Panel(
-            self.provider_for,
-            settings=self.settings,
-            gates=self._gates,
-            ledger=Ledger(max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd),
-            deadline=loop.time() + deadline_s if deadline_s else None,
-            request_id=request.request_id,
-            cache=self.cache,
-            labels=request.tags.labels,
-            on_delta=on_delta,
-            on_call=self.on_call,
-        )
-        ctx = StrategyContext(
-            panel=panel,
-            members=members,
-            route=route,
-            run_strategy=self._nested(panel, (route.strategy,)),
-            roster=dict(self.config.members),
-        )
-        with bound(request_id=request.request_id):
-            log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
-            verdict = await chosen.run(request, ctx)
-            verdict = self._account(verdict, panel.ledger, route, request, started)
-            log.info(
-                "request_done",
-                strategy=route.strategy,
-                confidence=round(verdict.confidence, 3),
-                abstained=verdict.abstained,
-                calls=verdict.calls,
-                latency_s=round(verdict.latency_s, 4),
+        clearance = self.gatekeeper.clear(request)
+        with self.gatekeeper.audited(request, clearance) as trail:
+            if member is not None:
+                route, chosen = self._direct(member)
+                admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
+            else:
+                route = self.route(request, strategy=strategy, team=team)
+                chosen = self.strategy(route.strategy)
+                admission = self.gatekeeper.admit(clearance, route)
+            trail.route = route
+            deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
+            loop = asyncio.get_running_loop()
+            trail.ledger = ledger = Ledger(
+                max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd
             )
+            panel = Panel(
+                self.provider_for,
+                settings=self.settings,
+                gates=self._gates,
+                ledger=ledger,
+                deadline=loop.time() + deadline_s if deadline_s else None,
+                request_id=request.request_id,
+                cache=self.cache,
+                clearance=clearance,
+                breakers=self.gatekeeper.breakers,
+                failover=self.gatekeeper.failover(admission),
+                labels=request.tags.labels,
+                on_delta=on_delta,
+                on_call=self.on_call,
+            )
+            ctx = StrategyContext(
+                panel=panel,
+                members=admission.members,
+                route=route,
+                run_strategy=self._nested(panel, (route.strategy,)),
+                roster=dict(self.config.members),  # the panel refuses those the policy excludes
+            )
+            with bound(request_id=request.request_id):
+                log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
+                verdict = await chosen.run(request, ctx)
+                ledger.settle()
+                verdict = self._account(verdict, ledger, route, request, started)
+                verdict.sensitivity = clearance.sensitivity
+                log.info(
+                    "request_done",
+                    strategy=route.strategy,
+                    confidence=round(verdict.confidence, 3),
+                    abstained=verdict.abstained,
+                    calls=verdict.calls,
+                    latency_s=round(verdict.latency_s, 4),
+                )
         return verdict
 
     def run_sync(self, question: Question, **kwargs: Any) -> Verdict:
@@ -233,7 +253,8 @@ class Orchestrator:
     async def complete(self, call: Call) -> Completion:
         params = dict(call.params)
         strategy = params.pop("shoal_strategy", None)
-        verdict = await self.run(call.messages, strategy=strategy, params=params)
+        tags = {"sensitivity": ",".join(call.sensitivity) or None}  # the outer request's, for our policy
+        verdict = await self.run(call.messages, strategy=strategy, params=params, tags=tags)
         return Completion(
             text=verdict.answer,
             model=f"shoal/{verdict.strategy}",
@@ -284,7 +305,9 @@ class Orchestrator:
                     f"strategy cycle: {' -> '.join((*stack, name))}; a strategy may not run itself"
                 )
             section = self.config.strategy_config(name, self.registry)
-            team_members = members or self.config.team_members(self.config.team_of(section))
+            team_members = members or self.gatekeeper.admit_team(
+                panel.clearance, self.config.team_of(section)
+            )
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
             ctx = StrategyContext(
                 panel=panel.muted(),
@@ -319,7 +342,7 @@ class Orchestrator:
                 "candidates": list(ledger.candidates),
                 "usage": ledger.usage,
                 "cost_usd": ledger.cost_usd,
-                "calls": len(ledger.candidates),
+                "calls": sum(1 for c in ledger.candidates if c.attempts > 0 or c.cached),
                 "latency_s": time.perf_counter() - started,
                 "request_id": request.request_id,
             }

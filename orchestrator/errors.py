@@ -17,7 +17,8 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     │   ├── ServerError             retryable (5xx)
     │   ├── ProviderConnectionError retryable
     │   ├── AuthenticationError     not retryable (401/403)
-    │   └── BadRequestError         not retryable (4xx other than 408/409/429)
+    │   ├── BadRequestError         not retryable (4xx other than 408/409/429)
+    │   └── CircuitOpen             not sent: the member's circuit breaker is open
     ├── PolicyError                 the policy leaves too few members for a request
     ├── BudgetExceeded              a call/cost budget would be exceeded
     └── QuorumError                 too few members answered to decide
@@ -35,6 +36,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceeded",
+    "CircuitOpen",
     "ConfigError",
     "DatasetError",
     "EmptyRequestError",
@@ -168,6 +170,12 @@ class AuthenticationError(ProviderError):
 
 class BadRequestError(ProviderError):
     kind = "bad_request"
+
+
+class CircuitOpen(ProviderError):
+    """The member failed repeatedly and its breaker is open; the call was not sent."""
+
+    kind = "circuit_open"
 
 
 class PolicyError(ShoalError):

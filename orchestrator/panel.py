@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
@@ -35,6 +35,10 @@ from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
+
+if TYPE_CHECKING:
+    from orchestrator.breaker import Breakers, Failover
+    from orchestrator.policy import Clearance
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 
@@ -88,6 +92,10 @@ class Ledger:
     max_cost_usd: float | None = None
     candidates: list[Candidate] = field(default_factory=list)
     started: int = 0
+    over_budget: BudgetExceeded | None = None  # the caller's budget refused a call
+
+    def __post_init__(self) -> None:
+        self._caller = (self.max_calls, self.max_cost_usd)  # before any strategy tightens them
 
     @property
     def usage(self) -> Usage:
@@ -100,28 +108,24 @@ class Ledger:
     def cost_usd(self) -> float:
         return sum(c.cost_usd for c in self.candidates)
 
-    def shortfall(self, n: int) -> BudgetExceeded | None:
-        """Why ``n`` more calls would break a budget (cost projected from the calls so far), or None."""
-        if self.max_calls is not None and self.started + n > self.max_calls:
-            return BudgetExceeded(
-                f"max_calls={self.max_calls} would be exceeded: {self.started} made, {n} more needed",
-                budget="max_calls",
-            )
-        if self.max_cost_usd is not None:
-            spent = self.cost_usd
-            done = [c for c in self.candidates if c.error is None]
-            projected = spent + n * (spent / len(done)) if done else spent
-            if spent >= self.max_cost_usd or projected > self.max_cost_usd:
-                return BudgetExceeded(
-                    f"max_cost_usd={self.max_cost_usd} would be exceeded: spent {spent:.6f} USD,"
-                    f" {n} more calls projected to reach {projected:.6f} USD",
-                    budget="max_cost_usd",
-                )
-        return None
+    def shortfall(self, n: int, estimate_usd: float = 0.0) -> BudgetExceeded | None:
+        """Why ``n`` more calls would break a budget, or None.
 
-    def reserve(self, n: int) -> None:
-        """Claim ``n`` calls, or raise :class:`BudgetExceeded` before anything is sent."""
-        if (exceeded := self.shortfall(n)) is not None:
+        Cost is projected from the calls so far and from ``estimate_usd``, a floor on
+        what the new calls cost (priced members, prompt and ``max_tokens``).
+        """
+        return _shortfall(self, n, estimate_usd, self.max_calls, self.max_cost_usd)
+
+    def reserve(self, n: int, estimate_usd: float = 0.0) -> None:
+        """Claim ``n`` calls, or raise :class:`BudgetExceeded` before anything is sent.
+
+        A refusal because of the caller's own budget (not a strategy's tighter one) is
+        remembered: :meth:`settle` raises it even if the strategy goes on to a partial verdict.
+        """
+        if (exceeded := self.shortfall(n, estimate_usd)) is not None:
+            caller = _shortfall(self, n, estimate_usd, *self._caller)
+            if caller is not None and self.over_budget is None:
+                self.over_budget = caller
             raise exceeded
         self.started += n
 
@@ -133,6 +137,38 @@ class Ledger:
             self.max_cost_usd = (
                 max_cost_usd if self.max_cost_usd is None else min(self.max_cost_usd, max_cost_usd)
             )
+
+    def settle(self) -> None:
+        """After the strategy: the caller's budget broken is an error, never a quietly cut answer."""
+        if self.over_budget is not None:
+            raise self.over_budget
+        limit = self._caller[1]
+        if limit is not None and self.cost_usd > limit:
+            raise BudgetExceeded(
+                f"max_cost_usd={limit} exceeded: the calls cost {self.cost_usd:.6f} USD",
+                budget="max_cost_usd",
+            )
+
+
+def _shortfall(
+    ledger: Ledger, n: int, estimate_usd: float, max_calls: int | None, max_cost_usd: float | None
+) -> BudgetExceeded | None:
+    if max_calls is not None and ledger.started + n > max_calls:
+        return BudgetExceeded(
+            f"max_calls={max_calls} would be exceeded: {ledger.started} made, {n} more needed",
+            budget="max_calls",
+        )
+    if max_cost_usd is not None:
+        spent = ledger.cost_usd
+        done = [c for c in ledger.candidates if c.error is None]
+        projected = max(spent + n * (spent / len(done)) if done else spent, spent + estimate_usd)
+        if spent >= max_cost_usd or projected > max_cost_usd:
+            return BudgetExceeded(
+                f"max_cost_usd={max_cost_usd} would be exceeded: spent {spent:.6f} USD,"
+                f" {n} more call{'s' if n != 1 else ''} projected to reach {projected:.6f} USD",
+                budget="max_cost_usd",
+            )
+    return None
 
 
 class Panel:
@@ -151,8 +187,14 @@ class Panel:
         labels: dict[str, str] | None = None,
         on_delta: Callable[[StreamDelta], None] | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        clearance: Clearance | None = None,
+        breakers: Breakers | None = None,
+        failover: Failover | None = None,
     ) -> None:
         self._providers = providers
+        self.clearance = clearance  # every call is checked against the request's policy
+        self.breakers = breakers
+        self.failover = failover
         self.cache = cache
         self.on_delta = on_delta
         self.on_call = on_call
@@ -180,7 +222,9 @@ class Panel:
         sample_index: int = 0,
     ) -> Fanout:
         """Fan out one call per member; use as ``async with ... as it: async for c in it``."""
-        self.ledger.reserve(len(members))
+        if self.clearance is not None:
+            self.clearance.check(members)
+        self.ledger.reserve(len(members), _estimate(members, messages, params))
         return Fanout(self, list(members), messages, params or {}, role, sample_index)
 
     async def gather(
@@ -193,7 +237,7 @@ class Panel:
     ) -> list[Candidate]:
         """All members' candidates, in the order of ``members``."""
         async with self.ask(members, messages, params, role=role) as answers:
-            got = {c.member: c async for c in answers}
+            got = {c.replaces or c.member: c async for c in answers}
         return [got[m.name] for m in members]
 
     async def call(
@@ -206,49 +250,104 @@ class Panel:
         sample_index: int = 0,
         reserved: bool = False,
         final: bool = False,
+        busy: frozenset[str] = frozenset(),
     ) -> Candidate:
-        """One call with retries; never raises except ``CancelledError``.
+        """One call with retries, and failover to a fallback; never raises except ``CancelledError``.
 
-        ``final=True``: this call's text is the strategy's answer, so a streaming
-        request streams it. Once a token has gone out, a failure is not retried
-        (the retry would repeat it).
+        Before anything is sent, a member the request's policy excludes raises
+        :class:`~orchestrator.errors.PolicyError` and an exhausted budget
+        :class:`~orchestrator.errors.BudgetExceeded`. ``final=True``: this call's text
+        is the strategy's answer, so a streaming request streams it; once a token has
+        gone out, a failure is neither retried nor handed to a fallback (either would
+        repeat it).
         """
+        if self.clearance is not None:
+            self.clearance.check([member])
         if not reserved:
-            self.ledger.reserve(1)
+            self.ledger.reserve(1, _estimate([member], messages, params))
         relay = _Relay(self.on_delta) if final and self.on_delta is not None else None
+        candidate = await self._once(member, messages, params, role, sample_index, relay=relay)
+        tried = {member.name}
+        failover = self.failover if self.failover is not None and self.failover.covers(member, role) else None
+        while failover is not None and candidate.error is not None and candidate.error.type != "cancelled":
+            if relay is not None and relay.sent:
+                break  # text has gone out: a stand-in would start the answer over
+            backup = failover.next_for(member, tried, set(busy))
+            if backup is None:
+                break
+            try:
+                if candidate.error.type != "circuit_open":
+                    self.ledger.reserve(1, _estimate([backup], messages, params))
+            except BudgetExceeded:
+                break
+            tried.add(backup.name)
+            log.info("member_failover", member=member.name, fallback=backup.name, reason=candidate.error.type)
+            candidate = await self._once(
+                backup, messages, params, role, sample_index, replaces=member.name, relay=relay
+            )
+        if candidate.error is not None and candidate.error.type == "circuit_open":
+            self.ledger.candidates.append(candidate)
+        return candidate
+
+    async def _once(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None,
+        role: str,
+        sample_index: int,
+        replaces: str | None = None,
+        relay: _Relay | None = None,
+    ) -> Candidate:
         call = Call(
             messages=messages,
             params={**member.params, **(params or {})},
             sample_index=sample_index,
             request_id=self.request_id,
             labels=self.labels,
+            sensitivity=self.clearance.sensitivity if self.clearance is not None else [],
         )
         started = time.perf_counter()
         tries = _Tries()
+        acquired = False
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
                 if relay is not None:
                     relay(completion.text)
                 return self._record(
-                    member, role, started, 0, completion=completion, recorded=recorded_latency
+                    member,
+                    role,
+                    started,
+                    0,
+                    completion=completion,
+                    recorded=recorded_latency,
+                    replaces=replaces,
                 )
+            if self.breakers is not None:
+                if not self.breakers.acquire(member):
+                    return _refused(member, role, self.breakers.config.cooldown_s)
+                acquired = True
             provider = self._providers(member)
             completion = await self._with_retries(provider, member, call, tries, relay)
         except asyncio.CancelledError:
-            self._record(
-                member,
-                role,
-                started,
-                tries.count,
-                error=CandidateError(type="cancelled", message="cancelled"),
-            )
+            if acquired and self.breakers is not None:
+                self.breakers.release(member)
+            cancelled = CandidateError(type="cancelled", message="cancelled")
+            self._record(member, role, started, tries.count, error=cancelled, replaces=replaces)
             raise
         except Exception as exc:
-            return self._record(member, role, started, tries.count, error=_as_error(exc))
-        candidate = self._record(member, role, started, tries.count, completion=completion)
-        if self.cache is not None:
-            self.cache.put(member, call, completion, candidate.latency_s)
+            candidate = self._record(
+                member, role, started, tries.count, error=_as_error(exc), replaces=replaces
+            )
+        else:
+            candidate = self._record(
+                member, role, started, tries.count, completion=completion, replaces=replaces
+            )
+            if self.cache is not None:
+                self.cache.put(member, call, completion, candidate.latency_s)
+        if acquired and self.breakers is not None:
+            self.breakers.record(member, candidate)
         return candidate
 
     async def _with_retries(
@@ -328,6 +427,7 @@ class Panel:
         completion: Completion | None = None,
         error: CandidateError | None = None,
         recorded: float | None = None,
+        replaces: str | None = None,
     ) -> Candidate:
         latency = recorded if recorded is not None else time.perf_counter() - started
         usage = completion.usage if completion else Usage()
@@ -347,6 +447,7 @@ class Panel:
             error=error,
             finish_reason=completion.finish_reason if completion else None,
             tool_calls=completion.tool_calls if completion else None,
+            replaces=replaces,
         )
         self.ledger.candidates.append(candidate)
         if self.on_call is not None:
@@ -395,6 +496,32 @@ async def _streamed(provider: Provider, member: Member, call: Call, relay: _Rela
     return completion
 
 
+def _estimate(
+    members: Sequence[Member], messages: list[dict[str, Any]], params: dict[str, Any] | None
+) -> float:
+    """A floor on what the calls cost: about four characters a prompt token, ``max_tokens`` out."""
+    prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4
+    total = 0.0
+    for member in members:
+        max_tokens = {**member.params, **(params or {})}.get("max_tokens")
+        out = max_tokens if isinstance(max_tokens, int) else 0
+        total += member.cost_of(Usage.of(prompt, out)) or 0.0
+    return total
+
+
+def _refused(member: Member, role: str, cooldown_s: float) -> Candidate:
+    message = (
+        f"{member.name}: circuit open after repeated failures; not sent (next probe within {cooldown_s:g} s)"
+    )
+    return Candidate(
+        member=member.name,
+        model=member.model,
+        role=role,
+        attempts=0,
+        error=CandidateError(type="circuit_open", message=message),
+    )
+
+
 def _as_error(exc: Exception) -> CandidateError:
     if isinstance(exc, ProviderError):
         return CandidateError(type=exc.kind, message=str(exc), status=exc.status, retry_after=exc.retry_after)
@@ -415,6 +542,7 @@ class Fanout:
     ) -> None:
         self._panel = panel
         self._members = members
+        self._names = frozenset(m.name for m in members)
         self._messages = messages
         self._params = params
         self._role = role
@@ -459,5 +587,6 @@ class Fanout:
             role=self._role,
             sample_index=self._sample_index,
             reserved=True,
+            busy=self._names,
         )
         self._queue.put_nowait(candidate)

@@ -164,6 +164,7 @@ class Call(BaseModel):
     sample_index: int = 0
     request_id: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    sensitivity: list[str] = Field(default_factory=list)  # passed on to a nested orchestrator
 
 
 class Completion(BaseModel):
@@ -205,6 +206,7 @@ class Candidate(BaseModel):
     error: CandidateError | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    replaces: str | None = None  # the member whose seat this fallback took
 
     @property
     def ok(self) -> bool:
@@ -264,6 +266,7 @@ class Verdict(BaseModel):
     notes: list[str] = Field(default_factory=list)
     tool_calls: list[dict[str, Any]] | None = None
     request_id: str | None = None
+    sensitivity: list[str] = Field(default_factory=list)
 
     @property
     def failures(self) -> dict[str, str]:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from orchestrator.config import ShoalConfig, parse_config
+from orchestrator.engine import Orchestrator
+from orchestrator.registry import Registry
+from orchestrator.types import Call, Completion
+from providers.scripted import ScriptedProvider
 
 
 def scripted_toml(members: dict[str, dict[str, Any]], extra: str = "") -> str:
@@ -41,3 +46,22 @@ def _toml(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return repr(value)
+
+
+class Counted:
+    """Scripted members that count, per member name, the calls that reached them (across aclose)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        counted = self
+
+        class CountingScripted(ScriptedProvider):
+            async def complete(self, call: Call) -> Completion:
+                counted.calls[self.member.name] += 1
+                return await super().complete(call)
+
+        self.registry = Registry({"provider": {"scripted": CountingScripted}})
+
+    def orchestrator(self, members: dict[str, dict[str, Any]], extra: str) -> Orchestrator:
+        config = parse_config(scripted_toml(members, extra), source="test.toml", registry=self.registry)
+        return Orchestrator(config, registry=self.registry)

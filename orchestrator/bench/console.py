@@ -31,6 +31,8 @@ class BenchRequest:
     plots: bool = True
     simulate: str | None = None
     code_timeout_s: float = 10.0
+    emit_routes: Path | None = None
+    route_margin: float = 0.02
 
 
 def parse_simulate(spec: str) -> dict[str, Any]:
@@ -126,6 +128,8 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
             f"[yellow]plots failed ({type(exc).__name__}: {exc}); summary and report are written[/yellow]"
         )
     print_summary(summary, Console())
+    if request.emit_routes is not None:
+        written.append(_emit_routes(request, config, items, outcome))
     if outcome.replay_misses:
         err.print(
             f"[yellow]{outcome.replay_misses} calls were not in the cache; replay made no call and counted "
@@ -133,6 +137,24 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
         )
     Console().print("wrote " + ", ".join(str(p) for p in [request.out / "results.jsonl", *written]))
     return 0
+
+
+def _emit_routes(request: BenchRequest, config: Any, items: list[Any], outcome: Any) -> Path:
+    from orchestrator.bench.routes import choose_routes, write_routes
+    from orchestrator.engine import Orchestrator
+    from orchestrator.registry import Registry
+
+    assert request.emit_routes is not None
+    classifier = Orchestrator.classifier_for(config, Registry())
+    choices = choose_routes(
+        outcome.rows,
+        items,
+        outcome.strategies,
+        lambda text: classifier.classify(text).category,
+        margin=request.route_margin,
+    )
+    source = f"{request.dataset}, {len(items)} items"
+    return write_routes(request.emit_routes, choices, margin=request.route_margin, source=source)
 
 
 def _run_with_progress(runner: Any, done: int, console: Any) -> None:

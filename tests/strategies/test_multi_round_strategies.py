@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from orchestrator.engine import Orchestrator
-from orchestrator.errors import UsageError
+from orchestrator.errors import BudgetExceeded, UsageError
 from orchestrator.types import Verdict
 from tests.helpers import scripted_config
 
@@ -145,11 +145,16 @@ def test_cascade_escalates_when_the_first_stage_has_no_quorum() -> None:
 
 def test_cascade_returns_the_first_stage_as_partial_when_the_budget_cannot_pay_for_the_second() -> None:
     strong = {"s1": {"answers": ["42"]}, "s2": {"answers": ["42"]}}
-    verdict, _ = asyncio.run(
-        ask(scripted_config(three(**strong), CASCADE.format(0.7)), "k", tags={"max_calls": 4})
-    )
+    capped = CASCADE.format(0.7) + "max_calls = 4\n"  # the cascade's own budget
+    verdict, _ = asyncio.run(ask(scripted_config(three(**strong), capped), "k"))
     assert verdict.partial and verdict.calls == 3 and verdict.answer == "42"
     assert any("max_calls=4" in n for n in verdict.notes)
+
+
+def test_the_callers_budget_is_an_error_even_where_a_strategy_could_stop_early() -> None:
+    strong = {"s1": {"answers": ["42"]}, "s2": {"answers": ["42"]}}
+    with pytest.raises(BudgetExceeded, match="max_calls=4 would be exceeded: 3 made, 2 more needed"):
+        asyncio.run(ask(scripted_config(three(**strong), CASCADE.format(0.7)), "k", tags={"max_calls": 4}))
 
 
 def test_a_cascade_that_runs_itself_is_a_clear_error() -> None:

@@ -1,0 +1,126 @@
+"""The engine's guard at the door: policy, breakers and the audit log, for every request.
+
+One :class:`Gatekeeper` per orchestrator. For each request it decides the sensitivity
+(:meth:`clear`), admits the team and every member the strategy names in its options
+(:meth:`admit`: a judge the policy excludes fails the request before anything is sent),
+lends the panel the request's :class:`~orchestrator.breaker.Failover`, and writes one
+audit line when the request ends (:meth:`audited`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.breaker import Breakers, Failover
+from orchestrator.config import DEFAULT_TEAM, ShoalConfig
+from orchestrator.errors import ShoalError
+from orchestrator.panel import Ledger
+from orchestrator.policy import Admission, Clearance, Policy, audit_record, write_audit
+from orchestrator.registry import Registry
+from orchestrator.types import Member, Request, Route
+
+__all__ = ["Gatekeeper"]
+
+
+@dataclass
+class AuditTrail:
+    """Filled in while a request runs; written as one line when it ends."""
+
+    route: Route | None = None
+    ledger: Ledger | None = None
+    outcome: str = "error"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Gatekeeper:
+    def __init__(self, config: ShoalConfig, registry: Registry) -> None:
+        self.config = config
+        self.registry = registry
+        self.policy = Policy(config.policy)
+        self.breakers = Breakers(config.breaker)
+
+    def clear(self, request: Request) -> Clearance:
+        return self.policy.clear(request)
+
+    def admit(self, clearance: Clearance, route: Route) -> Admission:
+        """The members of the route's team this request may reach, fallbacks seated; or PolicyError."""
+        team = route.team or self.config.team_of(None)
+        section = self.config.strategy_config(route.strategy, self.registry)
+        needed = section.options().get("min_answers", 1)
+        named = self.named_members(route.strategy)
+        return clearance.admit(
+            self.config.team_members(team),
+            self.fallbacks(team),
+            needed=needed if isinstance(needed, int) else 1,
+            named=named,
+            what=f"team {team!r}",
+        )
+
+    def admit_direct(self, clearance: Clearance, member: Member) -> Admission:
+        """A member asked directly (the proxy's ``model``): allowed, or PolicyError before any call."""
+        return clearance.admit([member], named={"model": member}, what=f"model {member.name!r}")
+
+    def admit_team(self, clearance: Clearance | None, team: str) -> list[Member]:
+        """For nested strategies: a team's admitted members (no named-member check)."""
+        members = self.config.team_members(team)
+        if clearance is None:
+            return members
+        return clearance.admit(members, self.fallbacks(team), what=f"team {team!r}").members
+
+    def failover(self, admission: Admission) -> Failover:
+        seats = frozenset(m.name for m in admission.members)
+        return Failover(spares=admission.spares, breakers=self.breakers, seats=seats)
+
+    def fallbacks(self, team: str) -> list[Member]:
+        if team == DEFAULT_TEAM or team not in self.config.teams:
+            return []
+        return [self.config.members[name] for name in self.config.teams[team].fallbacks]
+
+    def named_members(self, strategy: str, _seen: frozenset[str] = frozenset()) -> dict[str, Member]:
+        """Members a strategy names in its options (judge, aggregator, chairman, ...), nested ones too."""
+        if strategy in _seen or strategy not in self.config.strategies:
+            return {}
+        named: dict[str, Member] = {}
+        for key, value in self.config.strategies[strategy].options().items():
+            for name in _strings(value):
+                if name in self.config.members:
+                    named[f"strategies.{strategy}.{key}"] = self.config.members[name]
+                elif name in self.config.strategies:
+                    named.update(self.named_members(name, _seen | {strategy}))
+        return named
+
+    @contextlib.contextmanager
+    def audited(self, request: Request, clearance: Clearance) -> Iterator[AuditTrail]:
+        """Write the request's audit line when the block ends, however it ends."""
+        trail = AuditTrail()
+        try:
+            yield trail
+            trail.outcome = "ok"
+        except ShoalError as exc:
+            trail.outcome = type(exc).__name__
+            raise
+        finally:
+            candidates = trail.ledger.candidates if trail.ledger is not None else []
+            seen_by = [c.member for c in candidates if c.attempts > 0 and not c.cached]
+            record = audit_record(
+                request,
+                clearance,
+                seen_by=seen_by,
+                strategy=trail.route.strategy if trail.route else None,
+                team=trail.route.team if trail.route else None,
+                outcome=trail.outcome,
+            )
+            write_audit(record, self.config.policy.audit_log)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for item in value for v in _strings(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _strings(item)]
+    return []
