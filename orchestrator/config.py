@@ -116,6 +116,9 @@ class ServerConfig(BaseModel):
     max_concurrent_requests: int = Field(default=256, ge=1)
     heartbeat_s: float = Field(default=5.0, gt=0)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
+    key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
+    key_daily_max_calls: int | None = Field(default=None, ge=1)
+    key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
 
 
 class ShoalConfig(BaseModel):

@@ -2,12 +2,13 @@
 
 ``shoal members status`` shows :func:`member_status`; ``--probe`` first sends each member
 one short call (:func:`probe`) through the orchestrator's breakers; ``shoal serve``'s
-``/metrics`` renders :func:`prometheus_lines`.
+``/metrics`` reads :class:`HealthCollector`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.panel import Ledger, MemberGates, Panel
@@ -16,7 +17,7 @@ from orchestrator.types import Candidate, Member
 if TYPE_CHECKING:
     from orchestrator.engine import Orchestrator
 
-__all__ = ["member_status", "probe", "prometheus_lines"]
+__all__ = ["HealthCollector", "member_status", "probe"]
 
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -67,25 +68,42 @@ async def probe(orch: Orchestrator, members: list[Member], *, timeout_s: float =
     return list(await asyncio.gather(*(one(m) for m in members)))
 
 
-def prometheus_lines(orch: Orchestrator) -> list[str]:
-    """Members' health in the Prometheus text format (``shoal_member_*``)."""
-    health = orch.gatekeeper.breakers.snapshot(list(orch.config.members))
-    out = [
-        "# HELP shoal_member_up 1 if the member's circuit breaker lets calls through (closed or half-open).",
-        "# TYPE shoal_member_up gauge",
-    ]
-    out += [f'shoal_member_up{{member="{n}"}} {int(h.state != "open")}' for n, h in health.items()]
-    out += [
-        "# HELP shoal_member_breaker_state Circuit breaker: 0 closed, 1 half-open, 2 open.",
-        "# TYPE shoal_member_breaker_state gauge",
-    ]
-    out += [f'shoal_member_breaker_state{{member="{n}"}} {_STATE_VALUE[h.state]}' for n, h in health.items()]
-    for metric, field, text in (
-        ("calls", "calls", "Calls sent to the member."),
-        ("failures", "failures", "Calls to the member that failed."),
-        ("refused", "refused", "Calls not sent because the member's breaker was open."),
-        ("breaker_opened", "opened", "Times the member's breaker opened."),
-    ):
-        out += [f"# HELP shoal_member_{metric}_total {text}", f"# TYPE shoal_member_{metric}_total counter"]
-        out += [f'shoal_member_{metric}_total{{member="{n}"}} {getattr(h, field)}' for n, h in health.items()]
-    return out
+class HealthCollector:
+    """Members' health for a ``prometheus_client`` registry (``shoal serve``'s ``/metrics``).
+
+    Read at scrape time from the orchestrator's breakers: ``shoal_member_up`` (1 unless
+    the breaker is open), ``shoal_member_breaker_state`` (0 closed, 1 half-open, 2 open),
+    and the counters ``shoal_member_calls_total``, ``shoal_member_failures_total``,
+    ``shoal_member_refused_total`` and ``shoal_member_breaker_opened_total``.
+    """
+
+    def __init__(self, orch: Orchestrator) -> None:
+        self._orch = orch
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        health = self._orch.gatekeeper.breakers.snapshot(list(self._orch.config.members))
+        up = GaugeMetricFamily(
+            "shoal_member_up", "1 if the member's breaker lets calls through.", labels=["member"]
+        )
+        state = GaugeMetricFamily(
+            "shoal_member_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", labels=["member"]
+        )
+        counters = {
+            field: CounterMetricFamily(f"shoal_member_{name}", text, labels=["member"])
+            for field, name, text in (
+                ("calls", "calls", "Calls sent to the member (breaker view)."),
+                ("failures", "failures", "Calls to the member that failed."),
+                ("refused", "refused", "Calls not sent because the member's breaker was open."),
+                ("opened", "breaker_opened", "Times the member's breaker opened."),
+            )
+        }
+        for name, h in health.items():
+            up.add_metric([name], int(h.state != "open"))
+            state.add_metric([name], _STATE_VALUE[h.state])
+            for field, family in counters.items():
+                family.add_metric([name], getattr(h, field))
+        yield up
+        yield state
+        yield from counters.values()

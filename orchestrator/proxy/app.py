@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -28,16 +29,18 @@ from starlette.routing import Route
 
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.engine import Orchestrator
-from orchestrator.errors import ShoalError
+from orchestrator.errors import BudgetExceeded, ShoalError
+from orchestrator.health import HealthCollector
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_shoal_error
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
 from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
 from orchestrator.registry import Registry
-from orchestrator.types import Usage, Verdict, new_request_id
+from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
 __all__ = ["Proxy", "app_from_env", "create_app"]
 
@@ -91,7 +94,9 @@ class Proxy:
         self.config = config
         self.settings = config.server
         self.metrics = ProxyMetrics()
-        self.orchestrator = Orchestrator(config, registry=registry, on_call=self.metrics.call)
+        self.quota = KeyQuota(self.settings, config.cache_dir())
+        self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
+        self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -121,6 +126,10 @@ class Proxy:
         self.metrics.in_flight.inc()
         exchange.admitted = True
 
+    def _on_call(self, candidate: Candidate) -> None:
+        self.metrics.call(candidate)
+        self.quota.on_call(candidate)
+
     def release(self) -> None:
         self._in_flight -= 1
         self.metrics.in_flight.dec()
@@ -137,7 +146,7 @@ class Proxy:
             exchange.stream = chat.stream
             target = self.target(chat.model)
             exchange.model, exchange.target = target.id, target
-            planned = plan(chat, target)
+            planned = self._sovereign(request, plan(chat, target))
             exchange.request_id = planned.request.request_id
             if chat.stream:
                 return await self._stream(request, planned, exchange)
@@ -213,10 +222,19 @@ class Proxy:
             tasks = [group.create_task(self._run(planned, r, None)) for r in requests]
         return [t.result() for t in tasks]
 
+    def _sovereign(self, request: Request, planned: Plan) -> Plan:
+        """The header's sensitivity joined, the key's daily budget checked and applied."""
+        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
+        tags = self.quota.begin(request.headers.get("authorization"), tags)
+        return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
+
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
-        return await self.orchestrator.run(
-            request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
-        )
+        try:
+            return await self.orchestrator.run(
+                request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
+            )
+        except BudgetExceeded as exc:
+            raise self.quota.explain(exc, planned.chat.shoal) from None
 
     async def _stream(self, request: Request, planned: Plan, exchange: Exchange) -> Response:
         stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
@@ -269,6 +287,7 @@ class Proxy:
                 yield
             finally:
                 await self.orchestrator.aclose()
+                self.quota.close()
 
         return Starlette(
             routes=routes,

@@ -12,6 +12,7 @@ the policy forbids the request              403     ``policy_denied``
 unknown model                               404     ``model_not_found``
 body over ``max_body_bytes``                413     ``request_too_large``
 a member asked directly is rate limited     429     ``upstream_rate_limited``
+a budget (the request's, the key's daily)   429     ``budget_exceeded``
 too few members answered                    502     ``quorum_not_met``
 ``max_concurrent_requests`` reached         503     ``overloaded``
 ==========================================  ======  ========================
@@ -27,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator import errors
+from orchestrator.proxy.quota import seconds_to_midnight_utc
 
 __all__ = ["ApiError", "from_shoal_error", "from_validation_error"]
 
@@ -84,7 +86,15 @@ def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> Ap
     if isinstance(exc, errors.EmptyRequestError):
         return ApiError(400, str(exc), param="messages", code="empty_request")
     if isinstance(exc, errors.BudgetExceeded):
-        return ApiError(400, str(exc), param="shoal", code="budget_exceeded")
+        daily = (exc.budget or "").startswith("key_daily_")
+        return ApiError(
+            429,
+            str(exc),
+            type="insufficient_quota",
+            param=exc.budget,
+            code="budget_exceeded",
+            headers={"Retry-After": str(seconds_to_midnight_utc())} if daily else None,
+        )
     if isinstance(exc, errors.PolicyError):
         return ApiError(403, str(exc), type="permission_error", code="policy_denied")
     if isinstance(exc, errors.ConfigError):

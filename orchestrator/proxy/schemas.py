@@ -271,6 +271,7 @@ def shoal_meta(verdict: Verdict, *, more: list[Verdict] | None = None) -> dict[s
         "route": verdict.route.model_dump(mode="json") if verdict.route else None,
         "dissent": verdict.dissent,
         "partial": verdict.partial,
+        "sensitivity": verdict.sensitivity,
         "calls": sum(v.calls for v in [verdict, *(more or [])]),
         "cost_usd": sum(v.cost_usd for v in [verdict, *(more or [])]),
         "latency_s": verdict.latency_s,
@@ -293,6 +294,7 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "cost_usd": c.cost_usd,
         "attempts": c.attempts,
         "cached": c.cached,
+        "replaces": c.replaces,
     }
 
 

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+
 from orchestrator.breaker import BreakerConfig, Breakers, Failover
 from orchestrator.errors import ServerError
-from orchestrator.health import member_status, prometheus_lines
+from orchestrator.health import HealthCollector, member_status
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member
@@ -262,12 +264,15 @@ def test_health_shows_in_members_status_and_prometheus_lines() -> None:
     assert rows["cloud"]["state"] == "open" and rows["cloud"]["failures"] == 2
     assert rows["cloud"]["may_see"] == [] and rows["local-a"]["may_see"] == ["confidential"]
     assert rows["spare"]["state"] == "closed" and rows["spare"]["calls"] == 2
-    lines = prometheus_lines(orch)
-    assert 'shoal_member_up{member="cloud"} 0' in lines
-    assert 'shoal_member_up{member="local-a"} 1' in lines
-    assert 'shoal_member_breaker_state{member="cloud"} 2' in lines
-    assert 'shoal_member_failures_total{member="cloud"} 2' in lines
-    assert 'shoal_member_breaker_opened_total{member="cloud"} 1' in lines
+    registry = CollectorRegistry()
+    registry.register(HealthCollector(orch))
+    lines = generate_latest(registry).decode().splitlines()
+    assert 'shoal_member_up{member="cloud"} 1.0' not in lines
+    assert 'shoal_member_up{member="cloud"} 0.0' in lines
+    assert 'shoal_member_up{member="local-a"} 1.0' in lines
+    assert 'shoal_member_breaker_state{member="cloud"} 2.0' in lines
+    assert 'shoal_member_failures_total{member="cloud"} 2.0' in lines
+    assert 'shoal_member_breaker_opened_total{member="cloud"} 1.0' in lines
 
 
 def test_a_failing_judge_is_not_replaced_by_a_team_fallback() -> None:
