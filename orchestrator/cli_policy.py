@@ -160,9 +160,16 @@ def _detector_scores(paths: list[Path] | None) -> dict[str, Any]:
 def members_status(
     config: ConfigOption = None,
     probe: Annotated[bool, typer.Option("--probe", help="Send each member one tiny call first.")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="A running `shoal serve` (e.g. http://127.0.0.1:8000): its breakers."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="SHOAL_API_KEY", help="Key for --url's /metrics.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Each member's tags, the sensitivities it may see, and its circuit breaker."""
+    """Each member's tags, the sensitivities it may see, and its circuit breaker (here or a server's)."""
     cfg = _guarded(_load, config)
     from orchestrator.engine import Orchestrator
     from orchestrator.health import member_status
@@ -175,9 +182,11 @@ def members_status(
         _guarded(_ensure_local_models, cfg, quiet=as_json)
         probes = _guarded(asyncio.run, _probe_all(orch))
     rows = member_status(orch)
+    served = _guarded(_served_health, url, api_key) if url else {}
     for row in rows:
         if row["member"] in probes:
             row["probe"] = probes[row["member"]]
+        row.update(served.get(row["member"], {}))
     if as_json:
         typer.echo(json.dumps({"members": rows}, ensure_ascii=False))
         return
@@ -205,6 +214,43 @@ def members_status(
             cells.append(row.get("probe", "-"))
         table.add_row(*cells)
     Console().print(table)
+
+
+_STATES = {0: "closed", 1: "half_open", 2: "open"}
+
+
+def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
+    """The members' breakers as a running server's ``/metrics`` shows them."""
+    import httpx
+
+    from orchestrator.errors import UsageError
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(url.rstrip("/").removesuffix("/v1") + "/metrics", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise UsageError(f"cannot read {url}/metrics ({exc}); is `shoal serve` running there?") from None
+    if response.status_code == 401:
+        raise UsageError(f"{url}/metrics wants an API key: pass --api-key or set SHOAL_API_KEY")
+    if response.status_code != 200:
+        raise UsageError(f"{url}/metrics answered {response.status_code}; is it a `shoal serve`?")
+    fields = {
+        "shoal_member_breaker_state": "state",
+        "shoal_member_calls_total": "calls",
+        "shoal_member_failures_total": "failures",
+        "shoal_member_refused_total": "refused",
+    }
+    found: dict[str, dict[str, Any]] = {}
+    for line in response.text.splitlines():
+        metric, _, rest = line.partition('{member="')
+        if metric not in fields or '"} ' not in rest:
+            continue
+        name, _, value = rest.partition('"} ')
+        number = int(float(value))
+        found.setdefault(name, {})[fields[metric]] = (
+            _STATES.get(number) if metric.endswith("state") else number
+        )
+    return found
 
 
 async def _probe_all(orch: Orchestrator) -> dict[str, str]:

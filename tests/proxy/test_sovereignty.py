@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import pytest
 from orchestrator.proxy.quota import with_header_sensitivity
 from orchestrator.types import Tags
 from tests.conftest import REPO
-from tests.proxy.servers import Served, start_serve
+from tests.proxy.servers import Served, serve_env, start_serve
+
+SHOAL = [sys.executable, "-m", "orchestrator.cli"]
 
 QUESTION = [{"role": "user", "content": "What is six times seven?"}]
 LEAK = [{"role": "user", "content": "sk-proj-bYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6PwZ fails; what is 6 x 7?"}]
@@ -159,3 +164,17 @@ def test_header_and_body_sensitivities_both_apply() -> None:
     tags = with_header_sensitivity(Tags(sensitivity="secret"), "confidential")
     assert tags.sensitivity == "secret,confidential"
     assert with_header_sensitivity(Tags(), None) == Tags()
+
+
+def test_members_status_reads_a_running_servers_breakers(cloud_down: Served, tmp_path: Path) -> None:
+    for _ in range(3):
+        ask(cloud_down, KEYS[1])
+    config = sovereign_config(tmp_path / "down.toml", cloud_down=True)
+    command = [*SHOAL, "members", "status", "-c", str(config), "--url", cloud_down.root, "--json"]
+    result = subprocess.run([*command, "--api-key", KEYS[1]], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = {row["member"]: row for row in json.loads(result.stdout)["members"]}
+    assert rows["cloud-us"]["state"] == "open" and rows["cloud-us"]["failures"] == 3
+    assert rows["local-a"]["state"] == "closed" and rows["local-a"]["calls"] >= 3
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60, env=serve_env())
+    assert refused.returncode == 2 and "pass --api-key or set SHOAL_API_KEY" in refused.stderr
