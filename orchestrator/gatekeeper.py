@@ -84,13 +84,28 @@ class Gatekeeper:
         if strategy in _seen or strategy not in self.config.strategies:
             return {}
         named: dict[str, Member] = {}
-        for key, value in self.config.strategies[strategy].options().items():
+        for key, kind, name in self._references(strategy):
+            if kind == "member" and name in self.config.members:
+                named[f"strategies.{strategy}.{key}"] = self.config.members[name]
+            elif kind == "strategy":
+                named.update(self.named_members(name, _seen | {strategy}))
+        return named
+
+    def _references(self, strategy: str) -> list[tuple[str, str, str]]:
+        """``(key, "member" | "strategy", name)``: from the strategy's own ``references()`` when its
+        options have one, else every option string that names a member or a strategy."""
+        section = self.config.strategies[strategy]
+        options_model = getattr(self.registry.strategy(section.kind), "Options", None)
+        if options_model is not None and hasattr(options_model, "references"):
+            return list(options_model.model_validate(section.options()).references())
+        found = []
+        for key, value in section.options().items():
             for name in _strings(value):
                 if name in self.config.members:
-                    named[f"strategies.{strategy}.{key}"] = self.config.members[name]
+                    found.append((key, "member", name))
                 elif name in self.config.strategies:
-                    named.update(self.named_members(name, _seen | {strategy}))
-        return named
+                    found.append((key, "strategy", name))
+        return found
 
     @contextlib.contextmanager
     def audited(self, request: Request, clearance: Clearance) -> Iterator[AuditTrail]:
