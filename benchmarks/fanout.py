@@ -1,18 +1,26 @@
-"""Fan-out: the engine's own overhead per request for a panel of 5.
+"""Fan-out: the engine's own overhead per request for a panel of 5, and what early exit buys.
 
-    python -m benchmarks.fanout [--requests 300]
+    python -m benchmarks.fanout [--requests 300] [--slow-requests 150]
 
 Same five ``openai_compat`` members against a zero-latency fake upstream
 (separate process), asked two ways in one run: the bare calls
 (``asyncio.gather`` of the five ``provider.complete``) and a full
 ``Orchestrator.run`` (route, panel, retries wrapper, vote, verdict). The
 difference is the engine's overhead. Target: under 1 ms at p50.
+
+Then, against an upstream whose latency is lognormal (median ``--median-ms``,
+sigma ``--sigma``, drawn per call), a vote of 5 that waits for all against one
+with ``early_exit`` (every member agrees, so the third answer decides it), each
+beside the order statistic it should approach: the expected 3rd and 5th of 5
+draws, computed by simulation. Target: early exit within 15% of the 3rd.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
+import statistics
 import time
 
 from benchmarks._util import percentile, print_table
@@ -27,8 +35,59 @@ def config_text(url: str) -> str:
             f'[members.m{i}]\nprovider = "openai_compat"\nmodel = "fake"\napi_base = "{url}"\n'
             for i in range(MEMBERS)
         )
-        + '\n[strategies.vote]\nkind = "vote"\n[defaults]\nstrategy = "vote"\n'
+        + '\n[strategies.vote]\nkind = "vote"\n[strategies.early]\nkind = "vote"\nearly_exit = true\n'
+        + '[defaults]\nstrategy = "vote"\n'
     )
+
+
+def order_statistic(k: int, n: int, median_ms: float, sigma: float, draws: int = 200_000) -> float:
+    """Expected k-th smallest of n lognormal latencies (median ``median_ms``), by simulation."""
+    rng = random.Random(7)
+    total = 0.0
+    for _ in range(draws // n):
+        total += sorted(median_ms * rng.lognormvariate(0, sigma) for _ in range(n))[k - 1]
+    return total / (draws // n)
+
+
+async def run_slow(url: str, requests: int) -> dict[str, list[float]]:
+    from orchestrator.config import parse_config
+    from orchestrator.engine import Orchestrator
+
+    orch = Orchestrator(parse_config(config_text(url), source="bench"))
+    messages = [{"role": "user", "content": "What is six times seven?"}]
+    timings: dict[str, list[float]] = {"vote, waits for all": [], "vote, early_exit": []}
+    for _ in range(5):
+        await orch.run(messages, strategy="vote")
+        await orch.run(messages, strategy="early")
+    for _ in range(requests):
+        for name, strategy in (("vote, waits for all", "vote"), ("vote, early_exit", "early")):
+            t0 = time.perf_counter()
+            verdict = await orch.run(messages, strategy=strategy)
+            timings[name].append((time.perf_counter() - t0) * 1000)
+            assert verdict.answer == "42", verdict
+    await orch.aclose()
+    return timings
+
+
+def report_slow(timings: dict[str, list[float]], args: argparse.Namespace) -> None:
+    expected = {
+        "vote, waits for all": order_statistic(MEMBERS, MEMBERS, args.median_ms, args.sigma),
+        "vote, early_exit": order_statistic(MEMBERS // 2 + 1, MEMBERS, args.median_ms, args.sigma),
+    }
+    rows = []
+    for name, walls in timings.items():
+        mean = statistics.fmean(walls)
+        rows.append(
+            (name, mean, percentile(walls, 50), percentile(walls, 99), expected[name], f"{mean / expected[name]:.3f}")
+        )
+    print_table(
+        f"Panel of {MEMBERS}, lognormal upstream (median {args.median_ms:.0f} ms, sigma {args.sigma}; "
+        f"{args.slow_requests} requests each, interleaved)",
+        ["what", "mean ms", "p50 ms", "p99 ms", "expected order statistic ms", "mean / expected"],
+        rows,
+    )
+    saved = 1 - statistics.fmean(timings["vote, early_exit"]) / statistics.fmean(timings["vote, waits for all"])
+    print(f"\nearly exit saves {saved:.0%} of the wall time of waiting for all")
 
 
 async def run(url: str, requests: int) -> dict[str, list[float]]:
@@ -64,6 +123,9 @@ async def run(url: str, requests: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--slow-requests", type=int, default=150)
+    parser.add_argument("--median-ms", type=float, default=100.0)
+    parser.add_argument("--sigma", type=float, default=0.6)
     args = parser.parse_args()
     proc, url = start_upstream()
     try:
@@ -86,6 +148,14 @@ def main() -> None:
         rows,
     )
     print(f"\nratio p50 engine / bare: {percentile(ours, 50) / percentile(base, 50):.2f}")
+    if args.slow_requests:
+        extra = ("--latency-ms", str(args.median_ms), "--lognormal-sigma", str(args.sigma))
+        proc, url = start_upstream(*extra)
+        try:
+            slow = asyncio.run(run_slow(url, args.slow_requests))
+        finally:
+            proc.terminate()
+        report_slow(slow, args)
 
 
 if __name__ == "__main__":

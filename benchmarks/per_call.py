@@ -26,9 +26,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 MESSAGES = [{"role": "user", "content": "What is six times seven?"}]
 
 
-def start_upstream() -> tuple[subprocess.Popen[str], str]:
+def start_upstream(*extra: str) -> tuple[subprocess.Popen[str], str]:
+    """The fake upstream in its own process (``extra``: its options, e.g. ``--latency-ms 50``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fake_upstream", "--port", "0"],
+        [sys.executable, "-m", "benchmarks.fake_upstream", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
