@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -96,21 +97,30 @@ def infer_type(texts: Sequence[str], question: str = "") -> AnswerType:
         picker = ChoiceMatcher(question)
         if sum(picker.letter(t) is not None for t in texts) > majority:
             return "choice"
-    if sum(_looks_like_json(t) for t in texts) > majority:
+    traits = [_traits(t) for t in texts]
+    if sum(t[0] for t in traits) > majority:
         return "json"
-    if sum(_looks_like_code(t) for t in texts) > majority:
+    if sum(t[1] for t in traits) > majority:
         return "code"
-    votes: Counter[str] = Counter()
-    for text in texts:
-        words = len(normalize_text(text).split())
-        if yes_or_no(text) is not None and words <= 6:
-            votes["yesno"] += 1
-        elif extract_number(text) is not None and (words <= 12 or _has_marker(text)):
-            votes["number"] += 1
-        else:
-            votes["text"] += 1
+    votes = Counter(t[2] for t in traits)
     kind, _ = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "text", kv[0]))
     return kind  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=4096)
+def _traits(text: str) -> tuple[bool, bool, str]:
+    """What one answer looks like: JSON?, code?, and its scalar kind (yesno, number or text).
+
+    Cached: a tally infers the type again as each answer arrives, over the same texts.
+    """
+    words = len(normalize_text(text).split())
+    if yes_or_no(text) is not None and words <= 6:
+        scalar = "yesno"
+    elif extract_number(text) is not None and (words <= 12 or _has_marker(text)):
+        scalar = "number"
+    else:
+        scalar = "text"
+    return _looks_like_json(text), _looks_like_code(text), scalar
 
 
 def _has_marker(text: str) -> bool:
