@@ -78,7 +78,14 @@ def report_slow(timings: dict[str, list[float]], args: argparse.Namespace) -> No
     for name, walls in timings.items():
         mean = statistics.fmean(walls)
         rows.append(
-            (name, mean, percentile(walls, 50), percentile(walls, 99), expected[name], f"{mean / expected[name]:.3f}")
+            (
+                name,
+                mean,
+                percentile(walls, 50),
+                percentile(walls, 99),
+                expected[name],
+                f"{mean / expected[name]:.3f}",
+            )
         )
     print_table(
         f"Panel of {MEMBERS}, lognormal upstream (median {args.median_ms:.0f} ms, sigma {args.sigma}; "
@@ -86,7 +93,9 @@ def report_slow(timings: dict[str, list[float]], args: argparse.Namespace) -> No
         ["what", "mean ms", "p50 ms", "p99 ms", "expected order statistic ms", "mean / expected"],
         rows,
     )
-    saved = 1 - statistics.fmean(timings["vote, early_exit"]) / statistics.fmean(timings["vote, waits for all"])
+    saved = 1 - statistics.fmean(timings["vote, early_exit"]) / statistics.fmean(
+        timings["vote, waits for all"]
+    )
     print(f"\nearly exit saves {saved:.0%} of the wall time of waiting for all")
 
 

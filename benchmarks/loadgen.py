@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import re
 import socket
 import time
 from urllib.parse import urlsplit
 
 __all__ = ["main"]
+
+_CONTENT = re.compile(rb'"content": ?"[^"]')  # an SSE event that carries text
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -94,7 +98,7 @@ class Client:
             self.latencies.append((done - due) * 1000)
             if arrivals:
                 self.ttft.append((arrivals[0] - due) * 1000)
-                self.gaps.extend((b - a) * 1000 for a, b in zip(arrivals, arrivals[1:], strict=False))
+                self.gaps.extend((b - a) * 1000 for a, b in itertools.pairwise(arrivals))
                 self.chunks.append(len(arrivals))
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             key = type(exc).__name__
@@ -109,7 +113,7 @@ class Client:
                 return bytes(data)
             now = time.perf_counter()
             # one arrival per SSE event carrying content, even if the server packs several per chunk
-            arrivals.extend(now for _ in range(part.count(b'"content":"') - part.count(b'"content":""')))
+            arrivals.extend(now for _ in _CONTENT.finditer(part))
             data += part[:-2]
 
 

@@ -107,8 +107,17 @@ def wait_http(url: str, proc: subprocess.Popen[Any], timeout: float = 90) -> flo
 
 def start_upstream(chunks: int, interval_ms: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fake_upstream", "--port", "0", "--chunks", str(chunks)]
-        + ["--chunk-interval-ms", str(interval_ms)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.fake_upstream",
+            "--port",
+            "0",
+            "--chunks",
+            str(chunks),
+            "--chunk-interval-ms",
+            str(interval_ms),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -150,8 +159,17 @@ def start_litellm(tmp: Path, upstream: str, workers: int) -> tuple[subprocess.Po
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     started = time.monotonic()
     proc = subprocess.Popen(
-        [str(BASELINE / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
-        + ["--num_workers", str(workers)],
+        [
+            str(BASELINE / "litellm"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            str(workers),
+        ],
         stdout=(tmp / "litellm.log").open("w"),
         stderr=subprocess.STDOUT,
         text=True,
@@ -240,7 +258,9 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def report_json(results: dict[tuple[str, float], list[dict[str, Any]]], rates: list[float], bound: float) -> None:
+def report_json(
+    results: dict[tuple[str, float], list[dict[str, Any]]], rates: list[float], bound: float
+) -> None:
     rows = []
     for rate in rates:
         direct = results.get(("direct", rate), [])
@@ -265,7 +285,11 @@ def report_json(results: dict[tuple[str, float], list[dict[str, Any]]], rates: l
     print_table(
         "Non-streaming, open loop at fixed rates (medians over repeats; ms)",
         ["rate/s", "direct p50", "direct p99"]
-        + [f"{n} {c}" for n in ("shoal", "litellm") for c in ("added p50", "added p99", "req/s", "cpu ms/req")]
+        + [
+            f"{n} {c}"
+            for n in ("shoal", "litellm")
+            for c in ("added p50", "added p99", "req/s", "cpu ms/req")
+        ]
         + ["added p50 shoal/litellm"],
         rows,
     )
@@ -314,14 +338,22 @@ def report_stream(results: dict[tuple[str, float], list[dict[str, Any]]], rates:
             )
     print_table(
         "Streaming, open loop (medians over repeats; ms)",
-        ["rate/s", "row", "TTFT p50", "TTFT p99", "added TTFT p50", "gap p50", "gap p99", "chunks", "cpu ms/req"],
+        [
+            "rate/s",
+            "row",
+            "TTFT p50",
+            "TTFT p99",
+            "added TTFT p50",
+            "gap p50",
+            "gap p99",
+            "chunks",
+            "cpu ms/req",
+        ],
         rows,
     )
 
 
-def memory(
-    targets: dict[str, tuple[str, int]], fresh: dict[str, float], requests: int
-) -> list[list[object]]:
+def memory(targets: dict[str, tuple[str, int]], fresh: dict[str, float], requests: int) -> list[list[object]]:
     rows: list[list[object]] = []
     for name, (url, pid) in targets.items():
         if name == "direct":
@@ -332,8 +364,15 @@ def memory(
         elapsed = time.perf_counter() - started
         after = rss_mb(pid)
         rows.append(
-            [name, f"{fresh[name]:.1f}", f"{warm:.1f}", f"{after:.1f}", f"{after - warm:+.1f}", out["ok"]]
-            + [f"{out['ok'] / elapsed:.0f}"]
+            [
+                name,
+                f"{fresh[name]:.1f}",
+                f"{warm:.1f}",
+                f"{after:.1f}",
+                f"{after - warm:+.1f}",
+                out["ok"],
+                f"{out['ok'] / elapsed:.0f}",
+            ]
         )
     return rows
 
@@ -348,7 +387,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--bound-ms", type=float, default=50.0, help="p99 bound for capacity")
-    parser.add_argument("--saturated-ms", type=float, default=1000.0, help="stop raising the rate past this p99")
+    parser.add_argument(
+        "--saturated-ms", type=float, default=1000.0, help="stop raising the rate past this p99"
+    )
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--chunk-interval-ms", type=float, default=10.0)
     parser.add_argument("--memory-requests", type=int, default=10000)
@@ -375,12 +416,14 @@ def main() -> None:
             for _, (url, _) in targets.items():  # warm-up: imports, connection pools, caches
                 load(url, "--closed", "4", "--requests", "400")
                 load(url, "--closed", "4", "--requests", "100", stream=True)
-            load_before = os.getloadavg()
+            load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
             print(
-                f"python {sys.version.split()[0]}; litellm proxy {baseline_version()}; {os.cpu_count()} cores; "
-                f"workers {args.workers}; load average before {', '.join(f'{x:.2f}' for x in load_before)}"
+                f"python {sys.version.split()[0]}; litellm proxy {baseline_version()}; "
+                f"{os.cpu_count()} cores; workers {args.workers}; load average before {load_before}"
             )
-            print(f"ready after start: shoal serve {shoal_ready:.2f} s, litellm --config {litellm_ready:.2f} s")
+            print(
+                f"ready after start: shoal serve {shoal_ready:.2f} s, litellm --config {litellm_ready:.2f} s"
+            )
             if not args.skip_memory:
                 rows = memory(targets, fresh, args.memory_requests)
                 print_table(

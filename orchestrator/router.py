@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,13 +37,35 @@ _LANGS = (
 _PROGRAMMING = "python|javascript|typescript|java|c\\+\\+|c#|rust|go|golang|kotlin|swift|ruby|php|sql"
 
 
-def _en(words: str) -> re.Pattern[str]:
+class _Pattern:
+    """A regular expression compiled on first use, so that importing the router compiles nothing."""
+
+    __slots__ = ("_compiled", "flags", "source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self.compiled.findall(text)
+
+
+def _en(words: str) -> _Pattern:
     """English words, case-insensitive, bounded by non-letters (so ``Pythonで`` still matches)."""
-    return re.compile(rf"(?<![a-z])(?:{words})(?![a-z])", re.IGNORECASE)
+    return _Pattern(rf"(?<![a-z])(?:{words})(?![a-z])", re.IGNORECASE)
 
 
-def _ja(words: str) -> re.Pattern[str]:
-    return re.compile(words)
+def _ja(words: str) -> _Pattern:
+    return _Pattern(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +73,7 @@ class _Rule:
     name: str
     category: str
     weight: float
-    pattern: re.Pattern[str]
+    pattern: _Pattern
     min_numbers: int = 0  # the rule fires only if the text holds at least this many numbers
 
 
@@ -69,12 +91,12 @@ class RuleClassifier:
     MAX_CHARS: ClassVar[int] = 8000
     RULES: ClassVar[tuple[_Rule, ...]] = (
         # code
-        _Rule("code_fence", "code", 5, re.compile(r"```|^(?: {4}|\t)\S.*[;{}()]\s*$", re.MULTILINE)),
+        _Rule("code_fence", "code", 5, _Pattern(r"```|^(?: {4}|\t)\S.*[;{}()]\s*$", re.MULTILINE)),
         _Rule(
             "code_syntax",
             "code",
             4,
-            re.compile(
+            _Pattern(
                 r"\bdef \w+\(|\bclass \w+\s*[:({]|\bfunction\s*\w*\s*\(|#include\s*[<\"]"
                 r"|\bfrom [\w.]+ import\b|^\s*import [\w.]+|\bSELECT\b[\s\S]{1,400}?\bFROM\b|\bconsole\.log\("
                 r"|\bSystem\.out\.|\bprintf\(|\bpublic static\b|\bfn \w+\(|\bfunc \w+\("
@@ -86,7 +108,7 @@ class RuleClassifier:
             "code_error",
             "code",
             4,
-            re.compile(
+            _Pattern(
                 r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b"
                 r"|(?i:segmentation fault|panicked at|undefined reference|stack trace|\bline \d+, in\b)",
             ),
@@ -124,19 +146,19 @@ class RuleClassifier:
             "math_arithmetic",
             "math",
             4,
-            re.compile(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\d|\d\s*[+\-*/]\s*\d\s*=|\d\s*% of \$?\d|\d\s*乗"),
+            _Pattern(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\d|\d\s*[+\-*/]\s*\d\s*=|\d\s*% of \$?\d|\d\s*乗"),
         ),
         _Rule(
             "math_algebra",
             "math",
             3,
-            re.compile(r"(?<![a-z])\d*[a-z]\s*(?:\^|\*\*)\s*\d|\b\d+[a-z]\s*[+\-]\s*\d|[a-z]\s*=\s*\d", re.I),
+            _Pattern(r"(?<![a-z])\d*[a-z]\s*(?:\^|\*\*)\s*\d|\b\d+[a-z]\s*[+\-]\s*\d|[a-z]\s*=\s*\d", re.I),
         ),
         _Rule(
             "math_latex",
             "math",
             4,
-            re.compile(r"\\(?:frac|sqrt|int|sum|lim|cdot|times|infty|pi)\b|\$[^$\n]+\$"),
+            _Pattern(r"\\(?:frac|sqrt|int|sum|lim|cdot|times|infty|pi)\b|\$[^$\n]+\$"),
         ),
         _Rule(
             "math_terms",
@@ -318,9 +340,9 @@ class RuleClassifier:
         ),
     )
     # Fallbacks, used only when no rule above fires.
-    BARE_QUESTION: ClassVar[_Rule] = _Rule("bare_question", "factual", 1, re.compile(r"\?|か[。.]?\s*$"))
+    BARE_QUESTION: ClassVar[_Rule] = _Rule("bare_question", "factual", 1, _Pattern(r"\?|か[。.]?\s*$"))
     NO_SIGNAL: ClassVar[str] = "no_signal"
-    NUMBER: ClassVar[re.Pattern[str]] = re.compile(
+    NUMBER: ClassVar[_Pattern] = _Pattern(
         r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万]+(?=[個円人匹本枚冊つ])"
     )
 
