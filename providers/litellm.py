@@ -97,6 +97,7 @@ class LiteLLMProvider:
         self._context = context
         self._api_base: str | None = member.api_base or member.options.get("api_base")
         self._api_key = api_key_from_env(member)
+        self._unpriced = False  # litellm's cost map failed for this model once: do not ask again
 
     async def complete(self, call: Call) -> Completion:
         litellm = _litellm()
@@ -173,10 +174,17 @@ class LiteLLMProvider:
         return kwargs
 
     def _cost(self, litellm: ModuleType, usage: Usage, response: Any = None) -> float | None:
-        """The member's own prices if it has them, else litellm's cost map; ``None`` if unknown."""
+        """The member's own prices if it has them, else litellm's cost map; ``None`` if unknown.
+
+        A model the cost map does not know is remembered: asking again costs more CPU than
+        the rest of the call (litellm raises, and builds its error, on every lookup).
+        """
         cost = self.member.cost_of(usage)
-        if cost is not None:
+        if cost is not None or self._unpriced:
             return cost
+        known = getattr(response, "_hidden_params", None) or {}
+        if isinstance(known.get("response_cost"), int | float):  # litellm priced this response already
+            return float(known["response_cost"])
         try:
             if response is not None:
                 return float(litellm.completion_cost(completion_response=response))
@@ -187,6 +195,7 @@ class LiteLLMProvider:
             )
             return float(prompt + completion)
         except Exception as exc:  # litellm raises assorted errors for models not in its cost map
+            self._unpriced = True
             log.debug("cost_unknown", provider=PROVIDER, model=self.member.model, error=type(exc).__name__)
             return None
 
