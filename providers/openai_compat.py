@@ -22,6 +22,7 @@ prompt is the last user message.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from providers._http import (
     upstream_message,
     usage_from,
 )
+from providers._transport import LeanTransport
 
 __all__ = ["OpenAICompatProvider", "prompt_from_messages"]
 
@@ -122,7 +124,7 @@ class OpenAICompatProvider:
         key = f"{PROVIDER}:client:{self._base_url}"
         client = self._context.shared.get(key)
         if client is None:
-            client = httpx.AsyncClient(base_url=self._base_url)
+            client = httpx.AsyncClient(base_url=self._base_url, **_transport_for(self._base_url))
             self._context.shared[key] = client
             self._context.exit_stack.push_async_callback(client.aclose)
         return client
@@ -247,6 +249,15 @@ def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -
         return question
     system = "\n".join(m.text() for m in parsed if m.role == "system")
     return template.format(question=question, system=system)
+
+
+def _transport_for(base_url: str) -> dict[str, Any]:
+    """The lean transport for plain ``http://`` servers, unless the environment sets a proxy
+    (httpx honours those only with its own transport)."""
+    proxied = any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"))
+    if base_url.startswith("http://") and not proxied:
+        return {"transport": LeanTransport()}
+    return {}
 
 
 def _base_url(member: Member) -> str:

@@ -89,7 +89,7 @@ async def context(tmp_path: Path) -> AsyncIterator[ProviderContext]:
 
 @pytest.fixture
 def upstream() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+    with respx.mock(base_url=BASE, assert_all_called=False, using="httpx") as router:
         yield router
 
 

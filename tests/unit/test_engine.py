@@ -59,9 +59,11 @@ def http_orch(monkeypatch: pytest.MonkeyPatch) -> Orchestrator:
     return Orchestrator(parse_config(HTTP_PANEL, source="http.toml"))
 
 
-@respx.mock
-async def test_a_rate_limited_member_is_retried_through_the_panel(http_orch: Orchestrator) -> None:
-    route = respx.post(f"{UPSTREAM}/chat/completions").mock(
+@pytest.mark.respx(using="httpx")  # mocks any transport, the openai_compat member's lean one too
+async def test_a_rate_limited_member_is_retried_through_the_panel(
+    http_orch: Orchestrator, respx_mock: respx.MockRouter
+) -> None:
+    route = respx_mock.post(f"{UPSTREAM}/chat/completions").mock(
         side_effect=[
             httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}}),
             httpx.Response(200, json=completion("42")),
@@ -80,9 +82,11 @@ async def test_a_rate_limited_member_is_retried_through_the_panel(http_orch: Orc
     assert compat.cost_usd == pytest.approx(10e-6 + 4e-6)
 
 
-@respx.mock
-async def test_an_http_failure_is_reported_not_raised(http_orch: Orchestrator) -> None:
-    respx.post(f"{UPSTREAM}/chat/completions").mock(
+@pytest.mark.respx(using="httpx")
+async def test_an_http_failure_is_reported_not_raised(
+    http_orch: Orchestrator, respx_mock: respx.MockRouter
+) -> None:
+    respx_mock.post(f"{UPSTREAM}/chat/completions").mock(
         return_value=httpx.Response(401, json={"error": {"message": "bad key"}})
     )
     async with http_orch as orch:
