@@ -1,7 +1,7 @@
 """``shoal serve`` against LiteLLM's own proxy: throughput, added latency, streaming and memory.
 
     sh benchmarks/setup_baseline.sh          # once: LiteLLM's proxy in benchmarks/.baseline-venv
-    python -m benchmarks.proxy_compare [--rates 50 100 200 400 800] [--duration 3] [--repeats 3]
+    python -m benchmarks.proxy_compare [--rates 25 50 100 ...] [--duration 3] [--repeats 3]
 
 One fake upstream (:mod:`benchmarks.fake_upstream`, zero latency; streams of
 ``--chunks`` deltas ``--chunk-interval-ms`` apart), both proxies with the same
@@ -23,6 +23,7 @@ turn (the order alternates between repeats); figures are medians over repeats.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -178,6 +179,20 @@ def start_litellm(tmp: Path, upstream: str, workers: int) -> tuple[subprocess.Po
     )
     wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc)
     return proc, f"http://127.0.0.1:{port}/v1", time.monotonic() - started
+
+
+def stopped(proc: subprocess.Popen[str]) -> None:
+    """Stop a process started here (LiteLLM's proxy in its own session, with its children)."""
+    if proc.args[0] == str(BASELINE / "litellm"):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    else:
+        stop(proc)
 
 
 def baseline_version() -> str:
@@ -381,7 +396,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 400, 800])
+    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 200, 300, 400, 600, 800, 1000])
     parser.add_argument("--stream-rates", type=float, nargs="+", default=[20, 100])
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -444,14 +459,7 @@ def main() -> None:
             raise
         finally:
             for proc in reversed(procs):
-                if proc.args[0] == str(BASELINE / "litellm"):
-                    try:
-                        os.killpg(proc.pid, signal.SIGTERM)
-                        proc.wait(10)
-                    except (ProcessLookupError, subprocess.TimeoutExpired):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    stop(proc)
+                stopped(proc)
 
 
 if __name__ == "__main__":
