@@ -12,6 +12,7 @@ letter, and letters the question does not offer are ignored.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -33,14 +34,20 @@ _PAREN = re.compile(r"[(\[]([A-J])[)\]]")
 
 def options_in(question: str) -> dict[str, str]:
     """The options a question lists, by letter: ``{"A": "Lyon", "B": "Paris"}``, or empty."""
+    return dict(_options(question))
+
+
+@functools.lru_cache(maxsize=256)
+def _options(question: str) -> tuple[tuple[str, str], ...]:
+    """Cached: a tally asks again, for the same question, as each answer arrives."""
     text = unicodedata.normalize("NFKC", question)
     found = {letter.upper(): body for letter, body in _LINE_OPTION.findall(text)}
     if len(found) < 2:
         found = {letter: body for letter, body in _INLINE_OPTION.findall(text)}
     letters = sorted(found)
     if len(letters) < 2 or letters[0] != "A" or "".join(letters) != "ABCDEFGHIJ"[: len(letters)]:
-        return {}
-    return found
+        return ()
+    return tuple(found.items())
 
 
 class ChoiceMatcher:
