@@ -396,7 +396,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 200, 300, 400, 600, 800, 1000])
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[25, 50, 100, 200, 300, 400, 600, 800, 1000]
+    )
     parser.add_argument("--stream-rates", type=float, nargs="+", default=[20, 100])
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)

@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from orchestrator._regex import lazy
+
 __all__ = ["KINDS", "Finding", "Score", "detect", "evaluate", "luhn_ok", "my_number_ok"]
 
 KINDS: tuple[str, ...] = ("private_key", "api_key", "password", "email", "phone", "credit_card", "my_number")
@@ -62,12 +64,12 @@ def my_number_ok(digits: str) -> bool:
 
 # -- patterns ------------------------------------------------------------------------------
 
-_PRIVATE_KEY = re.compile(
+_PRIVATE_KEY = lazy(
     r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
     r"(?:[\s\S]{0,10000}?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)?"
 )
 
-_VENDOR_KEYS = re.compile(
+_VENDOR_KEYS = lazy(
     r"(?<![A-Za-z0-9_-])(?:"
     r"sk-(?:proj-|ant-(?:api\d\d-)?|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic
     r"|(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}"  # AWS access key ids
@@ -82,37 +84,37 @@ _VENDOR_KEYS = re.compile(
     r")(?![A-Za-z0-9_-])"
 )
 
-_BEARER = re.compile(r"(?i:\b(?:bearer|token)\s+)([A-Za-z0-9_\-.~+/]{20,}=*)")
+_BEARER = lazy(r"(?i:\b(?:bearer|token)\s+)([A-Za-z0-9_\-.~+/]{20,}=*)")
 
 # NAME = VALUE, NAME: VALUE, NAME="VALUE", "NAME": "VALUE", export NAME=VALUE
 _ASSIGN = r"""["']?\s*(?:[:=：]|:=|=>)\s*["'`]?([^\s"'`,;)}\]]+)"""
-_SECRET_NAMES = re.compile(
+_SECRET_NAMES = lazy(
     r"(?i)(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*"
     r"(?:api[_-]?key|apikey|secret[_-]?key|secret|access[_-]?key|access[_-]?token|auth[_-]?token"
     r"|refresh[_-]?token|client[_-]?secret|private[_-]?token|token|credentials?|(?<=[_-])key)" + _ASSIGN
 )
-_PASSWORD_NAMES = re.compile(
+_PASSWORD_NAMES = lazy(
     r"(?i)(?:(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*(?:pwd|pass|pin[_-]?code)"
     r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*?(?:password|passwd|passwort|pass[_-]?phrase))"
     + _ASSIGN
     + r"|(?:パスワード|暗証番号|パスコード)\s*(?:は|[:=：])\s*[「『\"']?([!-~]+)"
 )
 # Values that name a secret without being one: environment lookups, templates, masks.
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = lazy(
     r"(?i)^(?:os\.|env\b|getenv|process\.env|\$|%|\{|<|\*+$|x+$|\.\.\.|…|none$|null$|nil$|true$|false$"
     r"|undefined$|required$|optional$|string$|str$|input\(|self\.|config\.|settings\.|args?\."
     r"|your[_-]|my[_-]|example|changeme$|placeholder|redacted|hidden|secret$|password$|token$"
     r"|get_|read_|load_|fetch_|request\.|params\.|[A-Za-z_][\w.]*\()"
 )
-_URL_CREDENTIALS = re.compile(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@[A-Za-z0-9.-]")
-_TOKEN_SHAPE = re.compile(r"[!-~]{16,}")
+_URL_CREDENTIALS = lazy(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@[A-Za-z0-9.-]")
+_TOKEN_SHAPE = lazy(r"[!-~]{16,}")
 
-_EMAIL = re.compile(
+_EMAIL = lazy(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,24}(?![A-Za-z0-9-])"
 )
 
-_PHONE = re.compile(
+_PHONE = lazy(
     r"(?<![A-Za-z0-9_+.\-/])(?:"
     r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}"  # international
     r"|0[5-9]0[\s-]?\d{4}[\s-]?\d{4}"  # JP mobile and IP phones
@@ -123,15 +125,15 @@ _PHONE = re.compile(
     r")(?![A-Za-z0-9_\-/]|\.\d)"
 )
 
-_CARD = re.compile(r"(?<![\d\-.])(?:\d[ -]?){12,18}\d(?![\d\-]|\.\d)")
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6011|65|64[4-9]|35|62)")
+_CARD = lazy(r"(?<![\d\-.])(?:\d[ -]?){12,18}\d(?![\d\-]|\.\d)")
+_CARD_PREFIX = lazy(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6011|65|64[4-9]|35|62)")
 
-_MY_NUMBER = re.compile(r"(?<![\d\-.])(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d\-]|\.\d)")
+_MY_NUMBER = lazy(r"(?<![\d\-.])(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d\-]|\.\d)")
 # Full-width ASCII (０９０, ｓｋ-, ＠) is common in Japanese text; mapped one character to one,
 # so spans found in the mapped text are spans of the original.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
-_MY_NUMBER_CONTEXT = re.compile(r"(?i)マイナンバー|個人番号|my\s*number|individual\s*number|kojin\s*bango")
+_MY_NUMBER_CONTEXT = lazy(r"(?i)マイナンバー|個人番号|my\s*number|individual\s*number|kojin\s*bango")
 
 
 # -- detection -----------------------------------------------------------------------------

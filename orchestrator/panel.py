@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from orchestrator.cache import CallCache
 from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
@@ -362,6 +361,8 @@ class Panel:
             if not exc.retryable or retries == 0 or (relay is not None and relay.sent):
                 raise
             await asyncio.sleep(self._delay(exc, 1))
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt  # only once a call failed
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retries),
             wait=lambda state: self._delay(

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator._regex import LazyPattern
 from orchestrator.protocols import Classification, Classifier
 from orchestrator.types import Request, Route
 
@@ -37,35 +38,13 @@ _LANGS = (
 _PROGRAMMING = "python|javascript|typescript|java|c\\+\\+|c#|rust|go|golang|kotlin|swift|ruby|php|sql"
 
 
-class _Pattern:
-    """A regular expression compiled on first use, so that importing the router compiles nothing."""
-
-    __slots__ = ("_compiled", "flags", "source")
-
-    def __init__(self, source: str, flags: int = 0) -> None:
-        self.source, self.flags = source, flags
-        self._compiled: re.Pattern[str] | None = None
-
-    @property
-    def compiled(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.source, self.flags)
-        return self._compiled
-
-    def search(self, text: str) -> re.Match[str] | None:
-        return self.compiled.search(text)
-
-    def findall(self, text: str) -> list[Any]:
-        return self.compiled.findall(text)
-
-
-def _en(words: str) -> _Pattern:
+def _en(words: str) -> LazyPattern:
     """English words, case-insensitive, bounded by non-letters (so ``Pythonで`` still matches)."""
-    return _Pattern(rf"(?<![a-z])(?:{words})(?![a-z])", re.IGNORECASE)
+    return LazyPattern(rf"(?<![a-z])(?:{words})(?![a-z])", re.IGNORECASE)
 
 
-def _ja(words: str) -> _Pattern:
-    return _Pattern(words)
+def _ja(words: str) -> LazyPattern:
+    return LazyPattern(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +52,7 @@ class _Rule:
     name: str
     category: str
     weight: float
-    pattern: _Pattern
+    pattern: LazyPattern
     min_numbers: int = 0  # the rule fires only if the text holds at least this many numbers
 
 
@@ -91,12 +70,12 @@ class RuleClassifier:
     MAX_CHARS: ClassVar[int] = 8000
     RULES: ClassVar[tuple[_Rule, ...]] = (
         # code
-        _Rule("code_fence", "code", 5, _Pattern(r"```|^(?: {4}|\t)\S.*[;{}()]\s*$", re.MULTILINE)),
+        _Rule("code_fence", "code", 5, LazyPattern(r"```|^(?: {4}|\t)\S.*[;{}()]\s*$", re.MULTILINE)),
         _Rule(
             "code_syntax",
             "code",
             4,
-            _Pattern(
+            LazyPattern(
                 r"\bdef \w+\(|\bclass \w+\s*[:({]|\bfunction\s*\w*\s*\(|#include\s*[<\"]"
                 r"|\bfrom [\w.]+ import\b|^\s*import [\w.]+|\bSELECT\b[\s\S]{1,400}?\bFROM\b|\bconsole\.log\("
                 r"|\bSystem\.out\.|\bprintf\(|\bpublic static\b|\bfn \w+\(|\bfunc \w+\("
@@ -108,7 +87,7 @@ class RuleClassifier:
             "code_error",
             "code",
             4,
-            _Pattern(
+            LazyPattern(
                 r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b"
                 r"|(?i:segmentation fault|panicked at|undefined reference|stack trace|\bline \d+, in\b)",
             ),
@@ -146,19 +125,21 @@ class RuleClassifier:
             "math_arithmetic",
             "math",
             4,
-            _Pattern(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\d|\d\s*[+\-*/]\s*\d\s*=|\d\s*% of \$?\d|\d\s*乗"),
+            LazyPattern(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\d|\d\s*[+\-*/]\s*\d\s*=|\d\s*% of \$?\d|\d\s*乗"),
         ),
         _Rule(
             "math_algebra",
             "math",
             3,
-            _Pattern(r"(?<![a-z])\d*[a-z]\s*(?:\^|\*\*)\s*\d|\b\d+[a-z]\s*[+\-]\s*\d|[a-z]\s*=\s*\d", re.I),
+            LazyPattern(
+                r"(?<![a-z])\d*[a-z]\s*(?:\^|\*\*)\s*\d|\b\d+[a-z]\s*[+\-]\s*\d|[a-z]\s*=\s*\d", re.I
+            ),
         ),
         _Rule(
             "math_latex",
             "math",
             4,
-            _Pattern(r"\\(?:frac|sqrt|int|sum|lim|cdot|times|infty|pi)\b|\$[^$\n]+\$"),
+            LazyPattern(r"\\(?:frac|sqrt|int|sum|lim|cdot|times|infty|pi)\b|\$[^$\n]+\$"),
         ),
         _Rule(
             "math_terms",
@@ -340,9 +321,9 @@ class RuleClassifier:
         ),
     )
     # Fallbacks, used only when no rule above fires.
-    BARE_QUESTION: ClassVar[_Rule] = _Rule("bare_question", "factual", 1, _Pattern(r"\?|か[。.]?\s*$"))
+    BARE_QUESTION: ClassVar[_Rule] = _Rule("bare_question", "factual", 1, LazyPattern(r"\?|か[。.]?\s*$"))
     NO_SIGNAL: ClassVar[str] = "no_signal"
-    NUMBER: ClassVar[_Pattern] = _Pattern(
+    NUMBER: ClassVar[LazyPattern] = LazyPattern(
         r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万]+(?=[個円人匹本枚冊つ])"
     )
 
