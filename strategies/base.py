@@ -102,6 +102,12 @@ class BaseStrategy:
     def begin(self, ctx: StrategyContext) -> None:
         ctx.panel.ledger.tighten(self.options.max_calls, self.options.max_cost_usd)
 
+    async def first_round(self, request: Request, ctx: StrategyContext, tally: Tally) -> list[str]:
+        """Every member's first answer into ``tally``, reusing what a seeding stage paid for; its notes."""
+        reused, outside, to_ask = split_seed(ctx)
+        await tally.extend([*reused, *outside, *await first_answers(request, ctx, to_ask)])
+        return seed_note(reused, outside)
+
     def decide(self, tally: Tally, notes: Sequence[str] = (), *, partial: bool = False) -> Verdict:
         """A vote over the tally: the heaviest cluster wins, abstaining below ``abstain_below``."""
         require_answers(tally.candidates, self.options.min_answers)

@@ -31,11 +31,8 @@ from strategies.base import (
     budget_note,
     call_each,
     chain,
-    first_answers,
     require_answers,
-    seed_note,
     short,
-    split_seed,
     verdict_of,
 )
 from strategies.judge import own_model
@@ -61,9 +58,7 @@ class Council(BaseStrategy):
     async def run(self, request: Request, ctx: StrategyContext) -> Verdict:
         self.begin(ctx)
         tally = self.tally(request, ctx.members)
-        reused, outside, to_ask = split_seed(ctx)
-        notes = seed_note(reused, outside)
-        await tally.extend([*reused, *outside, *await first_answers(request, ctx, to_ask)])
+        notes = await self.first_round(request, ctx, tally)
         answers = require_answers(tally.candidates, self.options.min_answers)
         standing: list[int] = []  # indices into answers, best first
         if self.options.rank and len(answers) > 1:

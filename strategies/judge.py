@@ -32,11 +32,8 @@ from strategies.base import (
     StrategyOptions,
     abstain,
     budget_note,
-    first_answers,
     require_answers,
-    seed_note,
     short,
-    split_seed,
     verdict_of,
 )
 from strategies.prompts import judge_messages, labelled, parse_best
@@ -71,9 +68,7 @@ class Judge(BaseStrategy):
     async def run(self, request: Request, ctx: StrategyContext) -> Verdict:
         self.begin(ctx)
         tally = self.tally(request, ctx.members)
-        reused, outside, to_ask = split_seed(ctx)
-        notes = seed_note(reused, outside)
-        await tally.extend([*reused, *outside, *await first_answers(request, ctx, to_ask)])
+        notes = await self.first_round(request, ctx, tally)
         require_answers(tally.candidates, self.options.min_answers)
         clusters = tally.clusters()
         if len(clusters) == 1:
