@@ -102,6 +102,16 @@ class BaseStrategy:
     def begin(self, ctx: StrategyContext) -> None:
         ctx.panel.ledger.tighten(self.options.max_calls, self.options.max_cost_usd)
 
+    async def synthesised(self, tally: Tally, text: str, notes: list[str], how: str, nobody: str) -> Verdict:
+        """The verdict on a written answer (aggregator, chairman): confidence = share agreeing with it."""
+        chosen, share = await tally.agreeing(text)
+        agree = f"agrees with {', '.join(chosen.members)}" if chosen else f"agrees with {nobody}"
+        notes.append(f"{how}; {agree}")
+        verdict = verdict_of(
+            self.name, tally, chosen=chosen, answer=text.strip(), confidence=share, notes=notes
+        )
+        return abstain(verdict, self.options.abstain_below)
+
     async def first_round(self, request: Request, ctx: StrategyContext, tally: Tally) -> list[str]:
         """Every member's first answer into ``tally``, reusing what a seeding stage paid for; its notes."""
         reused, outside, to_ask = split_seed(ctx)

@@ -127,20 +127,9 @@ class Council(BaseStrategy):
                 notes.append(budget_note(exc, f"chairman {name}"))
                 return self._fallback(tally, answers, standing, notes, partial=True)
             if reply.ok and (reply.text or "").strip():
-                chosen, share = await tally.agreeing(reply.text or "")
-                agree = (
-                    f"agrees with {', '.join(chosen.members)}" if chosen else "agrees with no member's answer"
+                return await self.synthesised(
+                    tally, reply.text or "", notes, f"synthesised by {name}", "no member's answer"
                 )
-                notes.append(f"synthesised by {name}; {agree}")
-                verdict = verdict_of(
-                    self.name,
-                    tally,
-                    chosen=chosen,
-                    answer=(reply.text or "").strip(),
-                    confidence=share,
-                    notes=notes,
-                )
-                return abstain(verdict, self.options.abstain_below)
             why = reply.error.type if reply.error else "empty answer"
             notes.append(f"chairman {name} failed ({short(why, 60)}); next in line")
         return self._fallback(tally, answers, standing, notes)

@@ -28,7 +28,6 @@ from orchestrator.types import Candidate, Request, Verdict
 from strategies.base import (
     BaseStrategy,
     StrategyOptions,
-    abstain,
     budget_note,
     call_each,
     chain,
@@ -37,7 +36,6 @@ from strategies.base import (
     seed_note,
     short,
     split_seed,
-    verdict_of,
 )
 from strategies.prompts import aggregate_messages, reference_messages
 from strategies.tally import Tally, shown
@@ -114,18 +112,9 @@ class Fusion(BaseStrategy):
                 notes.append(budget_note(exc, f"aggregator {name}"))
                 return self.decide(tally, notes, partial=True)
             if reply.ok and (reply.text or "").strip():
-                chosen, share = await tally.agreeing(reply.text or "")
-                agree = f"agrees with {', '.join(chosen.members)}" if chosen else "agrees with no proposal"
-                notes.append(f"aggregated by {name}; {agree}")
-                verdict = verdict_of(
-                    self.name,
-                    tally,
-                    chosen=chosen,
-                    answer=(reply.text or "").strip(),
-                    confidence=share,
-                    notes=notes,
+                return await self.synthesised(
+                    tally, reply.text or "", notes, f"aggregated by {name}", "no proposal"
                 )
-                return abstain(verdict, self.options.abstain_below)
             why = reply.error.type if reply.error else "empty answer"
             notes.append(f"aggregator {name} failed ({short(why, 60)}); next in line")
         notes.append("no aggregator answered: the verdict is the vote over the last layer")
