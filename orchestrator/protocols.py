@@ -32,11 +32,17 @@ __all__ = [
 
 @dataclass(slots=True)
 class StreamDelta:
-    """A piece of a streamed completion: text, and on the last piece usage/finish."""
+    """A piece of a streamed completion: text, tool-call pieces, and on the last piece usage/finish.
+
+    ``tool_calls`` are pieces in OpenAI's streaming shape, as the member sent them
+    (``{"index", "id"?, "type"?, "function": {"name"?, "arguments"?}}``); the
+    last piece's ``completion`` carries them merged.
+    """
 
     text: str = ""
     finish_reason: str | None = None
     completion: Completion | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @runtime_checkable

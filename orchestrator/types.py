@@ -178,6 +178,7 @@ class Completion(BaseModel):
     cost_usd: float | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None  # the backend's token log-probabilities, when asked for
 
 
 class CandidateError(BaseModel):
@@ -206,6 +207,7 @@ class Candidate(BaseModel):
     error: CandidateError | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None
     replaces: str | None = None  # the member whose seat this fallback took
 
     @property

@@ -116,6 +116,7 @@ class LiteLLMProvider:
             cost_usd=self._cost(litellm, usage, response),
             finish_reason=choice.finish_reason,
             tool_calls=tool_calls,
+            logprobs=_logprobs(choice),
         )
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
@@ -136,10 +137,13 @@ class LiteLLMProvider:
                     continue
                 choice = chunk.choices[0]
                 finish_reason = choice.finish_reason or finish_reason
-                merge_tool_call_deltas(tool_calls, [_as_dict(tc) for tc in choice.delta.tool_calls or []])
-                if text := choice.delta.content:
+                pieces = [_as_dict(tc) for tc in choice.delta.tool_calls or []]
+                merge_tool_call_deltas(tool_calls, pieces)
+                text = choice.delta.content or ""
+                if text:
                     parts.append(text)
-                    yield StreamDelta(text=text)
+                if text or pieces:
+                    yield StreamDelta(text=text, tool_calls=pieces or None)
         except Exception as exc:
             raise self._error(exc) from exc
         usage = usage or Usage()
@@ -266,3 +270,12 @@ def _as_dict(obj: Any) -> dict[str, Any]:
         return obj
     dump = getattr(obj, "model_dump", None)
     return dict(dump()) if callable(dump) else dict(vars(obj))
+
+
+def _logprobs(choice: Any) -> dict[str, Any] | None:
+    """The choice's token log-probabilities in OpenAI's shape, when the backend returned them."""
+    raw = getattr(choice, "logprobs", None)
+    if raw is None:
+        return None
+    data = raw if isinstance(raw, dict) else _as_dict(raw)
+    return data if isinstance(data, dict) and "content" in data else None

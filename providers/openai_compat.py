@@ -84,6 +84,7 @@ class OpenAICompatProvider:
             usage=usage_from(data.get("usage")),
             finish_reason=choice.get("finish_reason"),
             tool_calls=message.get("tool_calls") or None,
+            logprobs=choice.get("logprobs") if isinstance(choice.get("logprobs"), dict) else None,
         )
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
@@ -103,8 +104,10 @@ class OpenAICompatProvider:
                     chunk = self._sse_payload(line)
                     if chunk is _DONE:
                         state.done = True
-                    elif isinstance(chunk, dict) and (text := state.add(chunk, self._style)):
-                        yield StreamDelta(text=text)
+                    elif isinstance(chunk, dict):
+                        text, calls = state.add(chunk, self._style)
+                        if text or calls:
+                            yield StreamDelta(text=text, tool_calls=calls)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
         completion = self._completion(
@@ -154,6 +157,7 @@ class OpenAICompatProvider:
         usage: Usage | None,
         finish_reason: str | None,
         tool_calls: list[dict[str, Any]] | None,
+        logprobs: dict[str, Any] | None = None,
     ) -> Completion:
         usage = usage or Usage()
         return Completion(
@@ -163,6 +167,7 @@ class OpenAICompatProvider:
             cost_usd=self.member.cost_of(usage),
             finish_reason=finish_reason,
             tool_calls=tool_calls,
+            logprobs=logprobs,
         )
 
     def _json(self, raw: bytes | str) -> Any:
@@ -220,21 +225,22 @@ class _StreamState:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     done: bool = False
 
-    def add(self, chunk: dict[str, Any], style: str) -> str:
-        """Take one chunk in; return its new text (maybe empty)."""
+    def add(self, chunk: dict[str, Any], style: str) -> tuple[str, list[dict[str, Any]] | None]:
+        """Take one chunk in; return its new text (maybe empty) and its tool-call pieces (or None)."""
         self.model = chunk.get("model") or self.model
         self.usage = usage_from(chunk.get("usage")) or self.usage
         choices = chunk.get("choices") or []
         if not choices:
-            return ""
+            return "", None
         choice = choices[0]
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
         delta = choice.get("delta") or {}
-        merge_tool_call_deltas(self.tool_calls, delta.get("tool_calls") or [])
+        calls = [c for c in delta.get("tool_calls") or [] if isinstance(c, dict)] or None
+        merge_tool_call_deltas(self.tool_calls, calls or [])
         text = (choice.get("text") if style == "completion" else delta.get("content")) or ""
         if text:
             self.parts.append(text)
-        return text
+        return text, calls
 
 
 def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -> str:

@@ -175,10 +175,18 @@ class ScriptedProvider:
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         completion = await self.complete(call)
-        words = completion.text.split(" ")
+        words = completion.text.split(" ") if completion.text else []
         for i, word in enumerate(words):
             yield StreamDelta(text=word if i == 0 else " " + word)
-        yield StreamDelta(finish_reason="stop", completion=completion)
+        for index, tool_call in enumerate(completion.tool_calls or []):
+            # as OpenAI streams them: id and name first, then the arguments in two pieces
+            arguments = tool_call["function"]["arguments"]
+            half = len(arguments) // 2
+            head = {**tool_call, "function": {"name": tool_call["function"]["name"], "arguments": ""}}
+            yield StreamDelta(tool_calls=[{"index": index, **head}])
+            for piece in (arguments[:half], arguments[half:]):
+                yield StreamDelta(tool_calls=[{"index": index, "function": {"arguments": piece}}])
+        yield StreamDelta(finish_reason=completion.finish_reason, completion=completion)
 
     async def aclose(self) -> None:
         return None

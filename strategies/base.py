@@ -190,7 +190,12 @@ def verdict_of(
     all_notes.extend(failure_notes(tally.candidates))
     tool_calls = None
     if chosen is not None and tally.tools and answer is None:
-        tool_calls = tally.representative(chosen).tool_calls
+        representative = tally.representative(chosen)
+        tool_calls = representative.tool_calls
+        if tool_calls:
+            # the answer is the calling member's own text ("Let me check."), never the
+            # cluster's rendering of its calls, which is only the vote's key
+            answer = (representative.text or "").strip()
     return Verdict(
         answer=answer if answer is not None else chosen.answer if chosen is not None else "",
         confidence=max(0.0, min(1.0, confidence)),

@@ -130,5 +130,6 @@ class Judge(BaseStrategy):
             self.name, tally, chosen=chosen, answer=shown(picked), confidence=confidence, notes=notes
         )
         if tally.tools and picked.tool_calls:
-            verdict = verdict.model_copy(update={"tool_calls": picked.tool_calls})
+            own = (picked.text or "").strip()  # the member's own text, not the rendering of its calls
+            verdict = verdict.model_copy(update={"tool_calls": picked.tool_calls, "answer": own})
         return abstain(verdict, self.options.abstain_below)

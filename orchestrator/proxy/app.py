@@ -1,4 +1,5 @@
-"""The ASGI app: OpenAI's chat completions and models endpoints in front of one orchestrator.
+"""The ASGI app: every API surface in front of one orchestrator, with auth, limits, errors and
+metrics shared (the surfaces themselves are in :mod:`orchestrator.proxy.surfaces`).
 
 >>> from orchestrator.config import parse_config
 >>> config = parse_config('''
@@ -37,9 +38,11 @@ from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_shoal_error
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
-from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
-from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
+from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
+from orchestrator.proxy.surfaces import Surface, surface_routes
+from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
 from orchestrator.registry import Registry
+from orchestrator.state.responses import ResponseStore, SqliteResponseStore
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
 __all__ = ["Proxy", "app_from_env", "create_app"]
@@ -47,7 +50,6 @@ __all__ = ["Proxy", "app_from_env", "create_app"]
 log = get_logger("shoal.proxy")
 
 T = TypeVar("T")
-JSON = "application/json"
 
 
 class ClientGone(Exception):
@@ -100,15 +102,17 @@ class Proxy:
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
+        self.responses: ResponseStore = SqliteResponseStore(config.cache_dir() / "responses.sqlite")
         self._in_flight = 0
 
     # -- admission -------------------------------------------------------------------
 
     def authorize(self, request: Request) -> None:
-        if not self.keys.allows(request.headers.get("authorization")):
+        if not self.keys.allows(bearer(request)):
             raise ApiError(
                 401,
-                "Incorrect API key provided: send Authorization: Bearer <key> with one of the server's keys",
+                "Incorrect API key provided: send Authorization: Bearer <key> (or x-api-key: <key>) "
+                "with one of the server's keys",
                 code="invalid_api_key",
             )
 
@@ -134,26 +138,27 @@ class Proxy:
         self._in_flight -= 1
         self.metrics.in_flight.dec()
 
-    # -- routes ----------------------------------------------------------------------
+    # -- the shared pipeline ----------------------------------------------------------
 
-    async def chat_completions(self, request: Request) -> Response:
+    async def handle(self, request: Request, surface: Surface) -> Response:
+        """One engine request through ``surface``: auth, limits, the engine, errors in its shape."""
         exchange = Exchange(self)
         try:
             self.authorize(request)
             self.admit(exchange)
             body = await read_json(request, self.settings.max_body_bytes)
-            chat = parse_chat_request(body)
-            exchange.stream = chat.stream
-            target = self.target(chat.model)
-            exchange.model, exchange.target = target.id, target
-            planned = self._sovereign(request, plan(chat, target))
+            planned = await surface.plan(body)
+            exchange.stream = planned.stream
+            exchange.model, exchange.target = planned.target.id, planned.target
+            planned = self._sovereign(request, planned)
             exchange.request_id = planned.request.request_id
-            if chat.stream:
-                return await self._stream(request, planned, exchange)
+            if planned.stream:
+                return await self._stream(request, planned, exchange, surface)
             verdicts = await until_disconnect(request, self._answer(planned))
+            body_out = await surface.render(planned, verdicts)
         except ApiError as exc:
             exchange.settle(exc.status)
-            return error_response(exc)
+            return surface.error_response(exc)
         except ClientGone:
             exchange.settle(499)
             return Response(status_code=499)
@@ -163,13 +168,12 @@ class Proxy:
         except ShoalError as exc:
             error = from_shoal_error(exc, direct=exchange.target.member if exchange.target else None)
             exchange.settle(error.status)
-            return error_response(error)
+            return surface.error_response(error)
         except Exception as exc:
             log.error("request_failed", error_type=type(exc).__name__, exc_info=exc)
             exchange.settle(500)
-            return error_response(ApiError(500, "internal error", type="server_error", code="internal_error"))
-        chat_id = "chatcmpl-" + planned.request.request_id
-        body_out = completion(chat_id, int(time.time()), target, verdicts)
+            internal = ApiError(500, "internal error", type="server_error", code="internal_error")
+            return surface.error_response(internal)
         exchange.settle(200, verdicts)
         return Response(
             dumps(body_out),
@@ -179,16 +183,6 @@ class Proxy:
                 "x-shoal-confidence": f"{verdicts[0].confidence:.4f}",
             },
         )
-
-    async def list_models(self, request: Request) -> Response:
-        self.authorize(request)
-        data = [model_entry(t, self.created) for t in self.catalog]
-        return Response(dumps({"object": "list", "data": data}), media_type=JSON)
-
-    async def get_model(self, request: Request) -> Response:
-        self.authorize(request)
-        target = self.target(request.path_params["model_id"], param=None)
-        return Response(dumps(model_entry(target, self.created)), media_type=JSON)
 
     async def health(self, request: Request) -> Response:
         body = {"status": "ok", "models": len(self.catalog.ids()), "in_flight": self._in_flight}
@@ -211,10 +205,10 @@ class Proxy:
             )
         return target
 
-    async def _answer(self, planned: Plan, on_delta: Any = None) -> list[Verdict]:
-        n = planned.chat.choices
+    async def _answer(self, planned: Plan) -> list[Verdict]:
+        n = planned.choices
         if n == 1:
-            return [await self._run(planned, planned.request, on_delta)]
+            return [await self._run(planned, planned.request, None)]
         requests = [planned.request] + [
             planned.request.model_copy(update={"request_id": new_request_id()}) for _ in range(n - 1)
         ]
@@ -225,7 +219,7 @@ class Proxy:
     def _sovereign(self, request: Request, planned: Plan) -> Plan:
         """The header's sensitivity joined, the key's daily budget checked and applied."""
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
-        tags = self.quota.begin(request.headers.get("authorization"), tags)
+        tags = self.quota.begin(bearer(request), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
@@ -234,9 +228,11 @@ class Proxy:
                 request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
             )
         except BudgetExceeded as exc:
-            raise self.quota.explain(exc, planned.chat.shoal) from None
+            raise self.quota.explain(exc, planned.caller_tags) from None
 
-    async def _stream(self, request: Request, planned: Plan, exchange: Exchange) -> Response:
+    async def _stream(
+        self, request: Request, planned: Plan, exchange: Exchange, surface: Surface
+    ) -> Response:
         stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
         # Wait a moment before committing to 200: an early failure still gets its own status.
         if await stream.wait(self.settings.heartbeat_s) and stream.failed_early() is not None:
@@ -249,13 +245,15 @@ class Proxy:
             stream.cancel()
             exchange.settle(report.status, [report.verdict] if report.verdict else None)
 
-        chunks = Chunks(
-            chat_id="chatcmpl-" + planned.request.request_id,
-            created=int(time.time()),
-            target=planned.target,
-            include_usage=planned.chat.include_usage,
+        encoder = surface.encoder(planned)
+        body = sse(
+            stream,
+            encoder,
+            planned.target,
+            heartbeat_s=self.settings.heartbeat_s,
+            report=report,
+            on_close=close,
         )
-        body = sse(stream, chunks, heartbeat_s=self.settings.heartbeat_s, report=report, on_close=close)
         return EventStream(
             body,
             on_close=close,
@@ -271,12 +269,7 @@ class Proxy:
 
     def app(self) -> Starlette:
         routes = [
-            Route(path + "/chat/completions", self.chat_completions, methods=["POST"]) for path in ("/v1", "")
-        ]
-        routes += [
-            Route("/v1/models", self.list_models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", self.get_model, methods=["GET"]),
-            Route("/models", self.list_models, methods=["GET"]),
+            *surface_routes(self),
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.metrics_text, methods=["GET"]),
         ]
@@ -287,6 +280,7 @@ class Proxy:
                 yield
             finally:
                 await self.orchestrator.aclose()
+                await self.responses.aclose()
                 self.quota.close()
 
         return Starlette(
@@ -359,6 +353,15 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
 async def _disconnected(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def bearer(request: Request) -> str | None:
+    """The key the client presented, as a bearer header: ``Authorization`` or Anthropic's ``x-api-key``."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        return authorization
+    key = request.headers.get("x-api-key")
+    return f"Bearer {key}" if key else None
 
 
 def error_response(error: ApiError) -> Response:

@@ -157,6 +157,8 @@ class FakeUpstream:
     status: int = 200
     error_headers: dict[str, str] = field(default_factory=dict)
     tool_calls: list[dict[str, Any]] | None = None
+    # once the conversation ends with a tool's result: answer this (``{result}`` is that result)
+    after_tool: str | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     hung_up: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -171,8 +173,20 @@ class FakeUpstream:
         self.hung_up.clear()
         self.finished.clear()
         defaults = FakeUpstream()
-        for name in ("tokens", "gap_s", "status", "error_headers", "tool_calls"):
+        for name in ("tokens", "gap_s", "status", "error_headers", "tool_calls", "after_tool"):
             setattr(self, name, changes.get(name, getattr(defaults, name)))
+
+    def _turn(self, body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]] | None]:
+        """This turn's text tokens and tool calls: after a tool's result, the ``after_tool`` answer."""
+        last = (body.get("messages") or [{}])[-1]
+        if self.after_tool is not None and last.get("role") == "tool":
+            content = last.get("content")
+            if isinstance(content, list):
+                content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            answer = self.after_tool.replace("{result}", str(content))
+            words = answer.split(" ")
+            return [w if i == 0 else " " + w for i, w in enumerate(words)], None
+        return list(self.tokens), self.tool_calls
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
@@ -180,48 +194,59 @@ class FakeUpstream:
         if self.status != 200:
             error = {"error": {"message": f"upstream says {self.status}", "type": "x"}}
             return JSONResponse(error, status_code=self.status, headers=self.error_headers)
+        tokens, tool_calls = self._turn(body)
         if body.get("stream"):
-            return StreamingResponse(self._events(body), media_type="text/event-stream")
-        await asyncio.sleep(self.gap_s * len(self.tokens))
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.tokens)}
-        if self.tool_calls:
-            message = {"role": "assistant", "content": None, "tool_calls": self.tool_calls}
+            return StreamingResponse(self._events(body, tokens, tool_calls), media_type="text/event-stream")
+        await asyncio.sleep(self.gap_s * len(tokens))
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens)}
+        if tool_calls:
+            message = {"role": "assistant", "content": "".join(tokens) or None, "tool_calls": tool_calls}
         self.finished.set()
         return JSONResponse(
             {
                 "id": "up-1",
                 "object": "chat.completion",
+                "created": 0,
                 "model": body["model"],
                 "choices": [
                     {
                         "index": 0,
                         "message": message,
-                        "finish_reason": "tool_calls" if self.tool_calls else "stop",
+                        "finish_reason": "tool_calls" if tool_calls else "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 7, "completion_tokens": len(self.tokens), "total_tokens": 7 + 4},
+                "usage": {
+                    "prompt_tokens": 7,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": 7 + len(tokens),
+                },
             }
         )
 
-    async def _events(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _events(
+        self, body: dict[str, Any], tokens: list[str], tool_calls: list[dict[str, Any]] | None
+    ) -> AsyncIterator[bytes]:
         def data(obj: dict[str, Any]) -> bytes:
             return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
-        base = {"id": "up-1", "object": "chat.completion.chunk", "model": body["model"]}
+        base = {"id": "up-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         try:
-            for token in self.tokens:
+            for token in tokens:
                 await asyncio.sleep(self.gap_s)
                 yield data({**base, "choices": [{"index": 0, "delta": {"content": token}}]})
-            if self.tool_calls:
-                deltas = [{"index": i, **call} for i, call in enumerate(self.tool_calls)]
-                yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": deltas}}]})
-            finish = "tool_calls" if self.tool_calls else "stop"
+            for index, call in enumerate(tool_calls or []):
+                # as OpenAI streams a call: its id and name, then the arguments a few characters at a time
+                head = {"index": index, "id": call["id"], "type": "function"}
+                head["function"] = {"name": call["function"]["name"], "arguments": ""}
+                yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
+                arguments = call["function"]["arguments"]
+                for at in range(0, len(arguments), 4):
+                    await asyncio.sleep(self.gap_s)
+                    piece = {"index": index, "function": {"arguments": arguments[at : at + 4]}}
+                    yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
+            finish = "tool_calls" if tool_calls else "stop"
             yield data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-            usage = {
-                "prompt_tokens": 7,
-                "completion_tokens": len(self.tokens),
-                "total_tokens": 7 + len(self.tokens),
-            }
+            usage = {"prompt_tokens": 7, "completion_tokens": len(tokens), "total_tokens": 7 + len(tokens)}
             yield data({**base, "choices": [], "usage": usage})
             yield b"data: [DONE]\n\n"
             self.finished.set()
