@@ -119,6 +119,8 @@ class ServerConfig(BaseModel):
     key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
+    # model names clients send (Claude Code sends its own) -> served model ids; "*" catches the rest
+    model_aliases: dict[str, str] = Field(default_factory=dict)
 
 
 class ShoalConfig(BaseModel):

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.engine import Orchestrator
-from orchestrator.errors import BudgetExceeded, ShoalError
+from orchestrator.errors import BudgetExceeded, ConfigError, ShoalError
 from orchestrator.health import HealthCollector
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
@@ -101,6 +101,13 @@ class Proxy:
         self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
+        for alias, served in self.settings.model_aliases.items():
+            if self.catalog.get(served) is None:
+                raise ConfigError(
+                    f"[server] model_aliases: {alias!r} points at {served!r}, which this server does not "
+                    f"offer; use one of: {', '.join(self.catalog.ids())}",
+                    key=f"server.model_aliases.{alias}",
+                )
         self.created = int(time.time())
         self.responses: ResponseStore = SqliteResponseStore(config.cache_dir() / "responses.sqlite")
         self._in_flight = 0
@@ -195,7 +202,9 @@ class Proxy:
     # -- answering -------------------------------------------------------------------
 
     def target(self, model: str, *, param: str | None = "model") -> Target:
-        target = self.catalog.get(model)
+        """The served model ``model`` names: an id, or an alias of ``[server] model_aliases``."""
+        aliases = self.settings.model_aliases
+        target = self.catalog.get(model) or self.catalog.get(aliases.get(model) or aliases.get("*") or "")
         if target is None:
             raise ApiError(
                 404,

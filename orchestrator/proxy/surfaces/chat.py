@@ -294,7 +294,6 @@ def completion(chat_id: str, created: int, plan: Plan, verdicts: list[Verdict]) 
         "model": plan.target.id,
         "choices": choices,
         "usage": usage_body(usage_of(verdicts)),
-        "system_fingerprint": None,
         "shoal": shoal_meta(verdicts[0], more=verdicts[1:]),
     }
 
@@ -328,7 +327,6 @@ class ChatEncoder:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.plan.target.id,
-            "system_fingerprint": None,
             "choices": []
             if delta is None
             else [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],

@@ -1,0 +1,118 @@
+"""One ``shoal serve`` for the conformance tests, in front of a fake upstream that calls a tool.
+
+The upstream (an OpenAI-compatible server on loopback) streams for real: it
+writes "Let me check." a token at a time, then calls ``get_weather`` with its
+arguments in pieces; once the conversation ends with the tool's result it
+answers "It is <result> in Paris.". Served models: the members ``agent`` and
+``agent2`` on it (asked directly: streamed through), ``shoal/agents`` (a vote
+of the two), ``shoal/vote`` (a vote of scripted members) and ``shoal/fused``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import scripted_toml
+from tests.proxy.servers import FakeUpstream, Served, running, start_serve
+
+TEXT = "Let me check."
+CALL = {
+    "id": "call_w1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
+FINAL = "It is {result} in Paris."
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+EXTRA = """
+[members.agent]
+provider = "openai_compat"
+model = "tool-model"
+api_base = "{upstream}"
+max_retries = 0
+
+[members.agent2]
+provider = "openai_compat"
+model = "tool-model"
+api_base = "{upstream}"
+max_retries = 0
+
+[teams.agents]
+members = ["agent", "agent2"]
+
+[teams.panel]
+members = ["alice", "bob", "carol"]
+
+[strategies.agents]
+kind = "vote"
+team = "agents"
+
+[strategies.vote]
+kind = "vote"
+team = "panel"
+
+[strategies.fused]
+kind = "fusion"
+team = "panel"
+aggregator = "talker"
+
+[defaults]
+strategy = "vote"
+team = "panel"
+max_retries = 0
+
+[server]
+heartbeat_s = 0.2
+model_aliases = {{ "claude-sonnet-4-5" = "agent", "claude-vote" = "shoal/agents" }}
+"""
+PANEL = {
+    "alice": {"answers": ["42"]},
+    "bob": {"answers": ["42"]},
+    "carol": {"answers": ["41"]},
+    "talker": {"answers": ["The answer is forty two"]},
+}
+
+
+def tool_upstream() -> FakeUpstream:
+    return FakeUpstream(tokens=["Let", " me", " check."], gap_s=0.01, tool_calls=[CALL], after_tool=FINAL)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = tool_upstream()
+    with running(fake.app()) as port:
+        fake.port = port
+        yield fake
+
+
+@pytest.fixture
+def fresh(upstream: FakeUpstream) -> FakeUpstream:
+    upstream.reset(tokens=["Let", " me", " check."], gap_s=0.01, tool_calls=[CALL], after_tool=FINAL)
+    return upstream
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[Served]:
+    workdir = tmp_path_factory.mktemp("conformance")
+    config = workdir / "shoal.toml"
+    members = {k: dict(v) for k, v in PANEL.items()}
+    config.write_text(scripted_toml(members, EXTRA.format(upstream=upstream.base_url)), encoding="utf-8")
+    server = start_serve(config, workdir, env=None)
+    yield server
+    server.stop()
+
+
+def no_rendering(bodies: list[dict[str, object]]) -> None:
+    """No request the members received carries the vote's rendering of a tool call."""
+    for body in bodies:
+        for message in body.get("messages", []):  # type: ignore[union-attr]
+            assert "get_weather(" not in str(message.get("content")), message  # type: ignore[union-attr]
