@@ -72,7 +72,7 @@ max_retries = 0
 
 [server]
 heartbeat_s = 0.2
-model_aliases = {{ "claude-sonnet-4-5" = "agent", "claude-vote" = "shoal/agents" }}
+model_aliases = {{ "claude-sonnet-4-5" = "agent", "claude-vote" = "shoal/agents", "agents-vote" = "shoal/agents", "{agents_default}" = "agent" }}
 """
 PANEL = {
     "alice": {"answers": ["42"]},
@@ -80,6 +80,15 @@ PANEL = {
     "carol": {"answers": ["41"]},
     "talker": {"answers": ["The answer is forty two"]},
 }
+
+
+def agents_default_model() -> str:
+    """The model the OpenAI Agents SDK asks for when it is given none (the server aliases it)."""
+    try:
+        from agents.models import get_default_model
+    except ImportError:  # the clients extra is not installed
+        return "gpt-default"
+    return str(get_default_model())
 
 
 def tool_upstream() -> FakeUpstream:
@@ -105,7 +114,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> 
     workdir = tmp_path_factory.mktemp("conformance")
     config = workdir / "shoal.toml"
     members = {k: dict(v) for k, v in PANEL.items()}
-    config.write_text(scripted_toml(members, EXTRA.format(upstream=upstream.base_url)), encoding="utf-8")
+    extra = EXTRA.format(upstream=upstream.base_url, agents_default=agents_default_model())
+    config.write_text(scripted_toml(members, extra), encoding="utf-8")
     server = start_serve(config, workdir, env=None)
     yield server
     server.stop()

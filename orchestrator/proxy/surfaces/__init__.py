@@ -5,6 +5,7 @@ module                 routes (each also without the ``/v1`` prefix)
 =====================  ==========================================================
 :mod:`.chat`           ``POST /v1/chat/completions``
 :mod:`.models`         ``GET /v1/models``, ``GET /v1/models/{id}``
+:mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``
 =====================  ==========================================================
 
 Every surface that asks the engine turns its request into the same
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from orchestrator.proxy.surfaces.base import Surface
 from orchestrator.proxy.surfaces.chat import ChatSurface
 from orchestrator.proxy.surfaces.models import ModelsSurface
+from orchestrator.proxy.surfaces.responses import ResponsesSurface
 
 if TYPE_CHECKING:
     from orchestrator.proxy.app import Proxy
@@ -39,10 +41,14 @@ def _post(proxy: Proxy, surface: Surface):  # type: ignore[no-untyped-def]
 def surface_routes(proxy: Proxy) -> list[Route]:
     chat = ChatSurface(proxy)
     models = ModelsSurface(proxy)
+    responses = ResponsesSurface(proxy)
     routes: list[Route] = []
     for prefix in ("/v1", ""):
         routes += [
             Route(prefix + "/chat/completions", _post(proxy, chat), methods=["POST"]),
+            Route(prefix + "/responses", _post(proxy, responses), methods=["POST"]),
+            Route(prefix + "/responses/{response_id}", responses.retrieve, methods=["GET"]),
+            Route(prefix + "/responses/{response_id}", responses.delete, methods=["DELETE"]),
             Route(prefix + "/models", models.list, methods=["GET"]),
             Route(prefix + "/models/{model_id:path}", models.get, methods=["GET"]),
         ]
