@@ -72,7 +72,12 @@ max_retries = 0
 
 [server]
 heartbeat_s = 0.2
-model_aliases = {{ "claude-sonnet-4-5" = "agent", "claude-vote" = "shoal/agents", "agents-vote" = "shoal/agents", "{agents_default}" = "agent" }}
+
+[server.model_aliases]
+"claude-sonnet-4-5" = "agent"
+"claude-vote" = "shoal/agents"
+"agents-vote" = "shoal/agents"
+"{agents_default}" = "agent"
 """
 PANEL = {
     "alice": {"answers": ["42"]},
