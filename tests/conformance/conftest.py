@@ -74,7 +74,7 @@ max_retries = 0
 heartbeat_s = 0.2
 
 [server.model_aliases]
-"claude-sonnet-4-5" = "agent"
+"claude-test-sonnet" = "agent"
 "claude-vote" = "shoal/agents"
 "agents-vote" = "shoal/agents"
 "{agents_default}" = "agent"

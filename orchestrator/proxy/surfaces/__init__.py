@@ -6,6 +6,7 @@ module                 routes (each also without the ``/v1`` prefix)
 :mod:`.chat`           ``POST /v1/chat/completions``
 :mod:`.models`         ``GET /v1/models``, ``GET /v1/models/{id}``
 :mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``
+:mod:`.messages`       ``POST /v1/messages``, ``POST /v1/messages/count_tokens`` (Anthropic)
 =====================  ==========================================================
 
 Every surface that asks the engine turns its request into the same
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from orchestrator.proxy.surfaces.base import Surface
 from orchestrator.proxy.surfaces.chat import ChatSurface
+from orchestrator.proxy.surfaces.messages import MessagesSurface
 from orchestrator.proxy.surfaces.models import ModelsSurface
 from orchestrator.proxy.surfaces.responses import ResponsesSurface
 
@@ -42,6 +44,7 @@ def surface_routes(proxy: Proxy) -> list[Route]:
     chat = ChatSurface(proxy)
     models = ModelsSurface(proxy)
     responses = ResponsesSurface(proxy)
+    messages = MessagesSurface(proxy)
     routes: list[Route] = []
     for prefix in ("/v1", ""):
         routes += [
@@ -49,6 +52,8 @@ def surface_routes(proxy: Proxy) -> list[Route]:
             Route(prefix + "/responses", _post(proxy, responses), methods=["POST"]),
             Route(prefix + "/responses/{response_id}", responses.retrieve, methods=["GET"]),
             Route(prefix + "/responses/{response_id}", responses.delete, methods=["DELETE"]),
+            Route(prefix + "/messages", _post(proxy, messages), methods=["POST"]),
+            Route(prefix + "/messages/count_tokens", messages.count_tokens, methods=["POST"]),
             Route(prefix + "/models", models.list, methods=["GET"]),
             Route(prefix + "/models/{model_id:path}", models.get, methods=["GET"]),
         ]
