@@ -51,6 +51,7 @@ from orchestrator.types import (
     Call,
     Candidate,
     Completion,
+    Embeddings,
     Member,
     Message,
     Request,
@@ -191,6 +192,55 @@ class Orchestrator:
                     latency_s=round(verdict.latency_s, 4),
                 )
         return verdict
+
+    async def embed(
+        self,
+        member: str,
+        texts: list[str],
+        *,
+        params: dict[str, Any] | None = None,
+        tags: Tags | dict[str, Any] | None = None,
+    ) -> Embeddings:
+        """One member's embeddings of ``texts``, after the policy has cleared them.
+
+        The policy sees every input as a user message of an ordinary request, so a
+        confidential text reaches only members allowed to see it (or nothing is sent).
+        """
+        if member not in self.config.members:
+            raise UnknownNameError("member", member, list(self.config.members))
+        tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+        messages = [Message(role="user", content=text) for text in texts]
+        request = Request(messages=messages, params=dict(params or {}), tags=tag_model)
+        clearance = self.gatekeeper.clear(request)
+        with self.gatekeeper.audited(request, clearance) as trail:
+            chosen = self.gatekeeper.admit_direct(clearance, self.config.members[member]).members[0]
+            trail.route = Route(category="embeddings", strategy="embed", reason=f"member {member} embeds")
+            trail.ledger = ledger = Ledger(
+                max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd
+            )
+            provider = self.provider_for(chosen)
+            embedder = getattr(provider, "embed", None)
+            if embedder is None:
+                raise UsageError(
+                    f"member {member!r} (provider {chosen.provider!r}) does not embed; ask a member whose "
+                    "provider does (openai_compat, litellm, local_embedding)"
+                )
+            started = time.perf_counter()
+            async with asyncio.timeout(chosen.timeout_s or self.settings.timeout_s):
+                result: Embeddings = await embedder(texts, request.params)
+            candidate = Candidate(
+                member=chosen.name,
+                model=result.model or chosen.model,
+                role="embed",
+                text="",
+                usage=result.usage,
+                cost_usd=chosen.cost_of(result.usage) or 0.0,
+                latency_s=time.perf_counter() - started,
+            )
+            ledger.candidates.append(candidate)
+            if self.on_call is not None:
+                self.on_call(candidate)
+        return result
 
     def run_sync(self, question: Question, **kwargs: Any) -> Verdict:
         """``run`` for synchronous callers: one event loop per call, closed with its clients."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrator.types import Call, Completion, Member, Request, Route, Verdict
+from orchestrator.types import Call, Completion, Embeddings, Member, Request, Route, Verdict
 
 if TYPE_CHECKING:
     from orchestrator.panel import Panel
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Classification",
     "Classifier",
+    "Embedder",
     "Provider",
     "ProviderContext",
     "ProviderFactory",
@@ -54,6 +55,12 @@ class Provider(Protocol):
     def stream(self, call: Call) -> AsyncIterator[StreamDelta]: ...
 
     async def aclose(self) -> None: ...
+
+
+class Embedder(Protocol):
+    """A provider that also embeds texts (``POST /v1/embeddings`` on a member); optional."""
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings: ...
 
 
 @dataclass

@@ -13,6 +13,7 @@ __all__ = [
     "CandidateError",
     "Cluster",
     "Completion",
+    "Embeddings",
     "Locality",
     "Member",
     "Message",
@@ -179,6 +180,16 @@ class Completion(BaseModel):
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     logprobs: dict[str, Any] | None = None  # the backend's token log-probabilities, when asked for
+
+
+class Embeddings(BaseModel):
+    """What an embedding member returns: one vector per input, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vectors: list[list[float]]
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
 
 
 class CandidateError(BaseModel):

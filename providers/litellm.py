@@ -37,7 +37,7 @@ from orchestrator.errors import (
 )
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
-from orchestrator.types import Call, Completion, Member, Usage
+from orchestrator.types import Call, Completion, Embeddings, Member, Usage
 from providers._http import (
     DEFAULT_TIMEOUT_S,
     api_key_from_env,
@@ -156,6 +156,31 @@ class LiteLLMProvider:
             tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
         )
         yield StreamDelta(finish_reason=finish_reason, completion=completion)
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings:
+        """``litellm.aembedding`` on the member's model; ``params`` may carry ``dimensions``."""
+        litellm = _litellm()
+        kwargs: dict[str, Any] = {
+            "model": self.member.model,
+            "input": texts,
+            "timeout": self.member.timeout_s or DEFAULT_TIMEOUT_S,
+        }
+        if params.get("dimensions") is not None:
+            kwargs["dimensions"] = params["dimensions"]
+        if self._api_base:
+            kwargs["api_base"] = self._api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        try:
+            response = await litellm.aembedding(**kwargs)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        rows = sorted((_as_dict(row) for row in response.data), key=lambda row: int(row.get("index") or 0))
+        return Embeddings(
+            vectors=[[float(x) for x in row["embedding"]] for row in rows],
+            model=getattr(response, "model", None) or self.member.model,
+            usage=usage_from(getattr(response, "usage", None)) or Usage(),
+        )
 
     async def aclose(self) -> None:
         """Nothing to close: litellm owns its HTTP clients."""

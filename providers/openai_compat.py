@@ -32,7 +32,7 @@ import httpx
 from orchestrator.errors import ConfigError, ProviderError, ServerError
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
-from orchestrator.types import Call, Completion, Member, Message, Usage
+from orchestrator.types import Call, Completion, Embeddings, Member, Message, Usage
 from providers._http import (
     DEFAULT_TIMEOUT_S,
     api_key_from_env,
@@ -49,6 +49,7 @@ PROVIDER = "openai_compat"
 _STYLES = ("chat", "completion")
 _RESERVED = frozenset({"model", "messages", "prompt", "stream", "stream_options"})
 _DONE = object()
+_EMBED_PARAMS = frozenset({"dimensions"})
 
 log = get_logger("shoal.providers")
 
@@ -118,6 +119,31 @@ class OpenAICompatProvider:
             tool_calls=[state.tool_calls[i] for i in sorted(state.tool_calls)] or None,
         )
         yield StreamDelta(finish_reason=state.finish_reason, completion=completion)
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings:
+        """``POST {api_base}/embeddings``; ``params`` may carry ``dimensions`` (and ``user``)."""
+        body = {
+            **{k: v for k, v in params.items() if k in _EMBED_PARAMS},
+            "model": self.member.model,
+            "input": texts,
+        }
+        try:
+            response = await self._client().post(
+                "/embeddings", json=body, headers=self._headers, timeout=self._timeout
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise self._error(exc) from exc
+        data = self._json(response.content)
+        rows = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(rows, list) or len(rows) != len(texts):
+            raise self._malformed(f"expected {len(texts)} embeddings, got {rows!r:.200}")
+        ordered = sorted(rows, key=lambda row: int(row.get("index") or 0))
+        return Embeddings(
+            vectors=[[float(x) for x in row["embedding"]] for row in ordered],
+            model=data.get("model") or self.member.model,
+            usage=usage_from(data.get("usage")) or Usage(),
+        )
 
     async def aclose(self) -> None:
         """Nothing of its own: the pooled client belongs to the context's exit stack."""

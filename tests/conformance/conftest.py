@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import scripted_toml
-from tests.proxy.servers import FakeUpstream, Served, running, start_serve
+from tests.proxy.servers import FakeUpstream, Served, running, serve_env, start_serve
 
 TEXT = "Let me check."
 CALL = {
@@ -46,6 +46,24 @@ model = "tool-model"
 api_base = "{upstream}"
 max_retries = 0
 
+[members.embedder]
+provider = "openai_compat"
+model = "embed-model"
+api_base = "{upstream}"
+max_retries = 0
+
+[members.lite-embedder]
+provider = "litellm"
+model = "openai/embed-model"
+api_base = "{upstream}"
+api_key_env = "EMBED_UPSTREAM_KEY"
+max_retries = 0
+
+[members.e5]
+provider = "local_embedding"
+model = "multilingual-e5-small"
+locality = "local"
+
 [teams.agents]
 members = ["agent", "agent2"]
 
@@ -69,6 +87,9 @@ aggregator = "talker"
 strategy = "vote"
 team = "panel"
 max_retries = 0
+
+[policy.confidential]
+allow = ["locality:local"]
 
 [server]
 heartbeat_s = 0.2
@@ -121,7 +142,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> 
     members = {k: dict(v) for k, v in PANEL.items()}
     extra = EXTRA.format(upstream=upstream.base_url, agents_default=agents_default_model())
     config.write_text(scripted_toml(members, extra), encoding="utf-8")
-    server = start_serve(config, workdir, env=None)
+    server = start_serve(config, workdir, env=serve_env(EMBED_UPSTREAM_KEY="unused"))
     yield server
     server.stop()
 

@@ -202,19 +202,24 @@ class FakeUpstream:
         if tool_calls:
             message = {"role": "assistant", "content": "".join(tokens) or None, "tool_calls": tool_calls}
         self.finished.set()
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": message,
+            "finish_reason": "tool_calls" if tool_calls else "stop",
+        }
+        if body.get("logprobs"):  # made-up numbers, in OpenAI's shape
+            entries = [
+                {"token": t, "logprob": -0.5, "bytes": list(t.encode()), "top_logprobs": []} for t in tokens
+            ]
+            choice["logprobs"] = {"content": entries, "refusal": None}
+        self.finished.set()
         return JSONResponse(
             {
                 "id": "up-1",
                 "object": "chat.completion",
                 "created": 0,
                 "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": message,
-                        "finish_reason": "tool_calls" if tool_calls else "stop",
-                    }
-                ],
+                "choices": [choice],
                 "usage": {
                     "prompt_tokens": 7,
                     "completion_tokens": len(tokens),
@@ -254,8 +259,26 @@ class FakeUpstream:
             self.hung_up.set()
             raise
 
+    async def _embeddings(self, request: Request) -> Response:
+        """A deterministic embedding per text: [its length, its count of spaces, 1.0]."""
+        body = await request.json()
+        self.bodies.append(body)
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t)), float(t.count(" ")), 1.0]}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"object": "list", "model": body["model"], "data": data, "usage": usage})
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+            ]
+        )
 
 
 @contextmanager
