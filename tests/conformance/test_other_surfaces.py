@@ -138,7 +138,8 @@ def test_llm_completion_model(
     fresh.reset(tokens=[" forty", " two"])
     monkeypatch.setenv("LLM_USER_PATH", str(tmp_path))
     (tmp_path / "extra-openai-models.yaml").write_text(
-        f"- model_id: shoal-completion\n  model_name: agent\n  api_base: {served.base_url}\n  completion: true\n",
+        f"- model_id: shoal-completion\n  model_name: agent\n  api_base: {served.base_url}\n"
+        "  completion: true\n",
         encoding="utf-8",
     )
     response = llm.get_model("shoal-completion").prompt("Six times seven is", key="unused")
