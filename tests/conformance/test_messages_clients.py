@@ -7,13 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 
 from tests.conformance.conftest import TEXT, no_rendering
 from tests.proxy.servers import FakeUpstream, Served
-
-anthropic = pytest.importorskip("anthropic")
 
 QUESTION = "What is the weather in Paris?"
 FINAL = "It is sunny in Paris."
