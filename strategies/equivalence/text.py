@@ -106,7 +106,7 @@ _NUMBER_WORDS = {
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _KATAKANA_RUN = re.compile(r"[\u30a1-\u30faー]{2,}")
 _WHO = re.compile(r"\bwho(?:m|se)?\b|誰|だれ|どなた|人物", re.IGNORECASE)
-_SYMMETRIC = frozenset("is are was were be been equals equal to and or as same".split())
+_SYMMETRIC = frozenset("is are was were be been equals equal and or as same".split())
 _COPULAS = frozenset(["", "です", "だ", "である", "でした", "だった"])
 _PASSIVE = re.compile(r"\b(?:by|with)\b", re.IGNORECASE)
 _STARTERS = frozenset("the a an it this that these those there in on at yes no so and but".split())
@@ -266,8 +266,26 @@ def _restrict(words: tuple[str, ...], common: Counter[str]) -> tuple[str, ...]:
 
 
 def _substituted(a: TextFacts, b: TextFacts) -> bool:
-    """Each names an entity the other never mentions: one fact differs (Canberra / Sydney)."""
+    """Each names an entity the other never mentions: one fact differs (Canberra / Sydney); in
+    Japanese, the same sentence with only content characters replaced (木星は… / 土星は…)."""
+    if _only_replaced(a.words, b.words):
+        return True
     return any(not _mentions(b, e) for e in a.entities) and any(not _mentions(a, e) for e in b.entities)
+
+
+def _only_replaced(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if not (a and b and all(len(w) == 1 for w in (*a, *b)) and _CJK.search("".join(a))):
+        return False
+    import difflib
+
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+
+    def content(chars: tuple[str, ...]) -> bool:
+        return any(not ("\u3040" <= ch <= "\u309f") and ch.isalnum() for ch in chars)
+
+    return bool(ops) and all(
+        tag == "replace" and content(a[i1:i2]) and content(b[j1:j2]) for tag, i1, i2, j1, j2 in ops
+    )
 
 
 def _mentions(f: TextFacts, entity: str) -> bool:
