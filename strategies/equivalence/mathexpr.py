@@ -7,9 +7,8 @@ number the answer merely contains. Powers are bounded (the result at most 20,000
 can make keying slow. Rationals stay exact (:class:`fractions.Fraction`); a root that is not rational,
 or pi, makes the value irrational, carried as a 50-digit :class:`decimal.Decimal`.
 
->>> evaluate(r"2^{10}"), evaluate(r"3\times10^{8}"), evaluate(r"\frac{1}{2} + 0.25")
-(Real(exact=Fraction(1024, 1), approx=None), Real(exact=Fraction(300000000, 1), approx=None), \
-Real(exact=Fraction(3, 4), approx=None))
+>>> [str(evaluate(t).exact) for t in [r"2^{10}", r"3\times10^{8}", r"\frac{1}{2} + 0.25"]]
+['1024', '300000000', '3/4']
 >>> str(evaluate(r"\sqrt{17}").approx)[:12]
 '4.1231056256'
 """
