@@ -301,10 +301,6 @@ def test_six_times_seven_is_voted_as_a_number() -> None:
     assert clusters[0].key == "42" and len(clusters[0].indices) == 2
 
 
-def test_huge_powers_are_not_evaluated() -> None:
-    import time
-
-    started = time.process_time()
-    key = NumberMatcher().key(r"$2^{10000000}$")
-    assert not key.extracted
-    assert time.process_time() - started < 0.05
+def test_huge_powers_are_left_unkeyed_not_evaluated() -> None:
+    assert not NumberMatcher().key(r"$2^{10000000}$").extracted
+    assert NumberMatcher().key(r"$2^{100}$").canonical == str(2**100)
