@@ -114,7 +114,7 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Find secrets and personal data the way the policy's detector does."""
-    from orchestrator.detector import detect as find
+    from orchestrator.sovereignty.detector import detect as find
 
     if evaluate:
         _print(_guarded(_detector_scores, data), as_json)
@@ -128,7 +128,7 @@ def detect(
 def _detector_scores(paths: list[Path] | None) -> dict[str, Any]:
     from importlib import resources
 
-    from orchestrator.detector import evaluate
+    from orchestrator.sovereignty.detector import evaluate
 
     if paths:
         sources = {str(p): p.read_text(encoding="utf-8") for p in paths}
@@ -172,7 +172,7 @@ def members_status(
     """Each member's tags, the sensitivities it may see, and its circuit breaker (here or a server's)."""
     cfg = _guarded(_load, config)
     from orchestrator.engine import Orchestrator
-    from orchestrator.health import member_status
+    from orchestrator.sovereignty.health import member_status
 
     orch = Orchestrator(cfg)
     probes: dict[str, Any] = {}
@@ -254,7 +254,7 @@ def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
 
 
 async def _probe_all(orch: Orchestrator) -> dict[str, str]:
-    from orchestrator.health import probe
+    from orchestrator.sovereignty.health import probe
 
     try:
         candidates = await probe(orch, list(orch.config.members.values()))
