@@ -39,7 +39,7 @@ def members_status(
     """Each member's tags, the sensitivities it may see, and its circuit breaker (here or a server's)."""
     cfg = _guarded(_load, config)
     from orchestrator.engine import Orchestrator
-    from orchestrator.health import member_status
+    from orchestrator.sovereignty.health import member_status
 
     orch = Orchestrator(cfg)
     probes: dict[str, Any] = {}
@@ -119,7 +119,7 @@ def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
 
 
 async def _probe_all(orch: Orchestrator) -> dict[str, str]:
-    from orchestrator.health import probe
+    from orchestrator.sovereignty.health import probe
 
     try:
         candidates = await probe(orch, list(orch.config.members.values()))
