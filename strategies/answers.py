@@ -47,9 +47,9 @@ __all__ = [
     "cluster_keys",
     "equivalent",
     "infer_type",
-    "question_type",
     "matcher_for",
     "normalize_text",
+    "question_type",
     "tool_call_key",
 ]
 
@@ -126,13 +126,16 @@ _NUMBER_WORDS = (
 )
 _OPERAND = rf"(?:-?\d[\d,.]*|{_NUMBER_WORDS})"
 _ARITHMETIC = re.compile(
-    rf"\b{_OPERAND}\s*(?:[-+*/×÷^x]|times|plus|minus|divided by|multiplied by|over|to the power of)\s*{_OPERAND}\b"
-    rf"|\b{_OPERAND}\s+(?:squared|cubed)\b|\b(?:square root|cube root|sum|product|difference|quotient) of\s+{_OPERAND}",
+    rf"\b{_OPERAND}\s*(?:[-+*/×÷^x]|times|plus|minus|divided by|multiplied by|over|to the power of)"
+    rf"\s*{_OPERAND}\b|\b{_OPERAND}\s+(?:squared|cubed)\b"
+    rf"|\b(?:square root|cube root|sum|product|difference|quotient) of\s+{_OPERAND}",
     re.IGNORECASE,
 )
 _QUANTITY = re.compile(
-    r"\bhow (?:many|much|long|far|old|fast|tall|heavy)\b|\b(?:calculate|compute|evaluate|solve for|what percent(?:age)?)\b"
-    r"|いくつ|何個|何人|何円|何本|何枚|何冊|何匹|何台|何回|何歳|何分|何時間|何日|何キロ|何メートル|何パーセント|何割|いくら|計算|合計",
+    r"\bhow (?:many|much|long|far|old|fast|tall|heavy)\b"
+    r"|\b(?:calculate|compute|evaluate|solve for|what percent(?:age)?)\b"
+    r"|いくつ|何個|何人|何円|何本|何枚|何冊|何匹|何台|何回|何歳|何分|何時間|何日"
+    r"|何キロ|何メートル|何パーセント|何割|いくら|計算|合計",
     re.IGNORECASE,
 )
 _YESNO_EN = re.compile(
@@ -143,8 +146,12 @@ _YESNO_EN = re.compile(
 _REQUEST = re.compile(r"^(?:can|could|would|will|do|won't) you\b|.*\bplease\b", re.IGNORECASE)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|where|when|why|how)\b", re.IGNORECASE)
 _YESNO_JA = re.compile(r"(?:ですか|ますか|でしょうか|ませんか|のか|か)[?？]?\s*$")
-_WH_JA = re.compile(r"何|なに|なん|どこ|誰|だれ|いつ|どう|なぜ|どれ|どの|どちら|どんな|いくつ|いくら|どのくらい")
-_WHICH_OF = re.compile(r"\bwhich of the following\b|次のうち|次の中から|どれか|選べ|選びなさい", re.IGNORECASE)
+_WH_JA = re.compile(
+    r"何|なに|なん|どこ|誰|だれ|いつ|どう|なぜ|どれ|どの|どちら|どんな|いくつ|いくら|どのくらい"
+)
+_WHICH_OF = re.compile(
+    r"\bwhich of the following\b|次のうち|次の中から|どれか|選べ|選びなさい", re.IGNORECASE
+)
 
 
 def question_type(question: str) -> AnswerType | None:
@@ -162,7 +169,11 @@ def question_type(question: str) -> AnswerType | None:
         return "number"
     if _YESNO_EN.match(last) and not _REQUEST.match(last) and not re.search(r"\bor\b", last, re.IGNORECASE):
         return "yesno"
-    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", last) and _YESNO_JA.search(last) and not _WH_JA.search(last):
+    if (
+        re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", last)
+        and _YESNO_JA.search(last)
+        and not _WH_JA.search(last)
+    ):
         return "yesno" if not re.search(r"か、|かそれとも|または", last) else None
     return None
 

@@ -33,8 +33,13 @@ _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 _PROTECT = str.maketrans({c: chr(0xE000 + i) for i, c in enumerate(_CIRCLED)})
 _RESTORE = str.maketrans({chr(0xE000 + i): c for i, c in enumerate(_CIRCLED)})
 _LABEL = r"[A-Ja-j]|III|II|IV|VIII|VII|VI|IX|[IVX]|[アイウエオカキクケコあいうえおかきくけこ]|[\ue000-\ue009]"
-_LINE_OPTION = re.compile(rf"^\s*[(\[（]?({_LABEL})[)\]）.:：、,]?\s+(.+?)\s*$|^\s*[(\[（]?({_LABEL})[)\]）.:：、]\s*(.+?)\s*$", re.M)
-_INLINE_OPTION = re.compile(rf"(?:\(({_LABEL})\)|([\ue000-\ue009]))\s*([^()\n\ue000-\ue009]+?)(?=\s*\((?:{_LABEL})\)|\s*[\ue000-\ue009]|\s*$|\n)")
+_LINE_OPTION = re.compile(
+    rf"^\s*[(\[（]?({_LABEL})[)\]）.:：、,]?\s+(.+?)\s*$|^\s*[(\[（]?({_LABEL})[)\]）.:：、]\s*(.+?)\s*$",
+    re.M,
+)
+_INLINE_OPTION = re.compile(
+    rf"(?:\(({_LABEL})\)|([\ue000-\ue009]))\s*([^()\n\ue000-\ue009]+?)(?=\s*\((?:{_LABEL})\)|\s*[\ue000-\ue009]|\s*$|\n)"
+)
 _OPEN, _CLOSE = r"[(\[（「]?\s*\$?\s*(?:\\text\s*\{\s*)?\(?\s*", r"\s*\)?\s*\}?\s*\$?\s*[)\]）」]?"
 _MARKER = (
     r"(?:final\s+answer|correct\s+answer|answer|correct\s+(?:option|choice)|best\s+(?:option|choice|answer)"
@@ -105,7 +110,9 @@ class ChoiceMatcher:
             re.compile(rf"選択肢\s*{label}{end}"),
             re.compile(rf"(?:^|[\s(（「*])\(?{label}\)?\s*(?:です|が正しい|が正解|が答え){end}"),
         ]
-        self._leading = re.compile(rf"^\s*(?:\*\*)?[(\[（]?\s*{label}\s*(?:\*\*)?(?:[)\]）.:：,、]|\s*$|\s+[-–—])")
+        self._leading = re.compile(
+            rf"^\s*(?:\*\*)?[(\[（]?\s*{label}\s*(?:\*\*)?(?:[)\]）.:：,、]|\s*$|\s+[-–—])"
+        )
         self._paren = re.compile(rf"[(\[（]({alternation})[)\]）]")
 
     def letter(self, text: str) -> str | None:
@@ -122,9 +129,9 @@ class ChoiceMatcher:
                     best = (m.start("label"), picked)
         if best is not None:
             return best[1]
-        m = self._leading.match(text)
-        if m is not None:
-            picked = self._offered(m.group("label"))
+        leading = self._leading.match(text)
+        if leading is not None:
+            picked = self._offered(leading.group("label"))
             if picked is not None:
                 return picked
         named = self._named(text)
@@ -154,7 +161,9 @@ class ChoiceMatcher:
         ]
         if len(named) == 1:
             return named[0]
-        spaced = [label for label, body in self._texts.items() if body and not body.isascii() and body in norm]
+        spaced = [
+            label for label, body in self._texts.items() if body and not body.isascii() and body in norm
+        ]
         return spaced[0] if len(spaced) == 1 else None
 
     def key(self, text: str) -> Key:

@@ -117,7 +117,7 @@ def _power(base: Real, exponent: Real) -> Real:
             raise NotANumber("too large")
         if base.exact == 0 and e < 0:
             raise NotANumber("division by zero")
-        return Real(base.exact ** e.numerator)
+        return Real(base.exact**e.numerator)
     if base.exact is not None:
         root = _exact_root(base.exact, e.denominator)
         if root is not None:

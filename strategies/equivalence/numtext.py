@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
 from strategies.equivalence.mathexpr import NotANumber, Real, evaluate
@@ -42,8 +42,8 @@ _ASKS_PERCENT = re.compile(r"percent|percentage|%|％|パーセント|百分率|
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _MARKER = re.compile(
-    r"final answer\s*(?:is|[:：])?|(?:the\s+)?answer\s*(?:is\b|[:：=])|答えは|答え\s*[:：]|正解は|正解\s*[:：]"
-    r"|解答\s*[:：]|回答\s*[:：]|答\s*[:：]|####",
+    r"final answer\s*(?:is|[:：])?|(?:the\s+)?answer\s*(?:is\b|[:：=])"
+    r"|答えは|答え\s*[:：]|正解は|正解\s*[:：]|解答\s*[:：]|回答\s*[:：]|答\s*[:：]|####",
     re.IGNORECASE,
 )
 _RUN = re.compile(
@@ -65,7 +65,9 @@ _WORDS = {
         " sixteen seventeen eighteen nineteen twenty".split()
     )
 }
-_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
+_WORDS.update(
+    {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+)
 _WORDS["hundred"] = 100
 
 
@@ -136,7 +138,7 @@ def _digit_groups(text: str) -> str:
         thousands_ok = len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:-1])
         last, others = seps[-1], set(seps[:-1])
         if others and last in ".," and last not in others:
-            if thousands_ok and len(others) == 1 or others <= {" ", _THIN}:
+            if (thousands_ok and len(others) == 1) or others <= {" ", _THIN}:
                 return "".join(groups[:-1]) + "." + groups[-1] if thousands_ok else run
             return run
         sep = seps[0]
@@ -167,8 +169,7 @@ def _bracketed(text: str, start: int, end: int) -> bool:
 
 def _math_stretches(text: str) -> tuple[tuple[int, int], ...]:
     found = [
-        m.span()
-        for m in re.finditer(r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)|\\\[.+?\\\]", text, re.DOTALL)
+        m.span() for m in re.finditer(r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)|\\\[.+?\\\]", text, re.DOTALL)
     ]
     for m in _BOX.finditer(text):
         found.append((m.start(), _closing(text, m.end())))
@@ -192,8 +193,10 @@ def _closing(text: str, pos: int) -> int:
 
 _AMBIGUOUS = object()  # a value that cannot be read with confidence: the answer stays unkeyed
 _ATTACHED = object()  # digits that belong to something else (a name, a unit's power, a subscript): skipped
-_FUNCTIONS = re.compile(r"\\(?:log|ln|lg|exp|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh"
-                        r"|max|min|gcd|lcm|binom|det|lim|sum|prod|int)\s*$")
+_FUNCTIONS = re.compile(
+    r"\\(?:log|ln|lg|exp|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh"
+    r"|max|min|gcd|lcm|binom|det|lim|sum|prod|int)\s*$"
+)
 
 
 def find_value(prepared: Prepared) -> Span | None:

@@ -26,11 +26,15 @@ from strategies.equivalence.text import normalize_text
 
 __all__ = ["YesNoMatcher", "yes_or_no"]
 
-_YES_WORDS = r"yes|yeah|yep|yup|yea|y|true|correct|right|affirmative|sure|certainly|absolutely|definitely|indeed|of course"
+_YES_WORDS = (
+    r"yes|yeah|yep|yup|yea|y|true|correct|right|affirmative|sure|certainly|absolutely|definitely|indeed"
+    r"|of course"
+)
 _NO_WORDS = r"no|nope|nah|n|false|incorrect|wrong|negative|never|not at all|not really"
 _NEGATION = re.compile(r"\b(?:not|n't|never|no longer|hardly)\b|n't\b")
 _HEDGE = re.compile(
-    r"\byes and no\b|\bno and yes\b|\bit depends\b|\bdepends on\b|\bmaybe\b|\bperhaps\b|\bpossibly\b|\bsometimes\b"
+    r"\byes and no\b|\bno and yes\b|\bit depends\b|\bdepends on\b|\bmaybe\b|\bperhaps\b|\bpossibly\b"
+    r"|\bsometimes\b"
     r"|\bpartly\b|\bpartially\b|\bnot sure\b|\bunclear\b|\bnot necessarily\b|\bcan't say\b|\bcannot say\b"
     r"|場合による|場合によ|一概に|どちらとも|かもしれ|わかりません|分かりません"
 )
@@ -48,8 +52,8 @@ _EN_YES = re.compile(r"\b(?:it is|that is|that's|it's|this is|you are|you're)\s+
 _EN_NO = re.compile(
     r"\bi (?:don't|do not) think so\b|\bnot at all\b|\bof course not\b|\bcertainly not\b"
     r"|\b(?:it|that|this) (?:is|'s) (?:false|incorrect|wrong)\b"
-    r"|^(?:it|that|this|he|she|they|there) (?:isn't|is not|aren't|are not|wasn't|was not|doesn't|does not|don't"
-    r"|do not|didn't|did not|can't|cannot|won't|will not)$"
+    r"|^(?:it|that|this|he|she|they|there) (?:isn't|is not|aren't|are not|wasn't|was not|doesn't"
+    r"|does not|don't|do not|didn't|did not|can't|cannot|won't|will not)$"
 )
 # Japanese: the start of the answer, then the end of its first clause. Longer forms first.
 _JA_START = [
