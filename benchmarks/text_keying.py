@@ -14,8 +14,8 @@ import argparse
 import time
 
 from strategies.answers import AnswerSettings, cluster_keys
-from strategies.equivalence.text import Embedder, TextMatcher, normalize_text
 from strategies.equivalence import Key
+from strategies.equivalence.text import Embedder, TextMatcher, normalize_text
 
 _PARAGRAPH = (
     "Photosynthesis is the process by which green plants, algae and some bacteria capture light and store"

@@ -223,8 +223,12 @@ class Tally:
         for depth, rule in enumerate(_TIE_RULES, start=1):
             level = [c for c in level if self._rank(c)[: depth + 1] == self._rank(best)[: depth + 1]]
             if len(level) == 1:
-                return Decision(best, share, f"tie on weight {best.weight:g} between {names}: broken by {rule}")
-        return Decision(None, share, f"tie on weight {best.weight:g} between {names}: no member weight breaks it")
+                return Decision(
+                    best, share, f"tie on weight {best.weight:g} between {names}: broken by {rule}"
+                )
+        return Decision(
+            None, share, f"tie on weight {best.weight:g} between {names}: no member weight breaks it"
+        )
 
     async def key_text(self, text: str) -> Key:
         """The key of any text under this tally's matcher (keyed off the event loop when that runs code)."""

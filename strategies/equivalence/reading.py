@@ -68,10 +68,10 @@ def _romaji(kana: str) -> str:
             continue
         if ch == "ー" or ch in "・ \t":
             continue
-        syllable = _KANA.get(ch)
-        if syllable is None:
+        sound_of = _KANA.get(ch)
+        if sound_of is None:
             return ""
-        out.append(syllable[0] + syllable if double and syllable[0] not in "aiueon" else syllable)
+        out.append(sound_of[0] + sound_of if double and sound_of[0] not in "aiueon" else sound_of)
         double = False
     return "".join(out)
 
@@ -192,6 +192,9 @@ def same_name(a: str, b: str) -> bool:
 def _is_latin(text: str) -> bool:
     """Latin letters only (accents allowed), no other script."""
     stripped = unicodedata.normalize("NFKC", text).strip()
-    return bool(stripped) and _LATIN.match(_ascii(stripped)) is not None and len(_ascii(stripped)) >= len(
-        re.sub(r"[\u0300-\u036f]", "", unicodedata.normalize("NFKD", stripped.lower()))
+    return (
+        bool(stripped)
+        and _LATIN.match(_ascii(stripped)) is not None
+        and len(_ascii(stripped))
+        >= len(re.sub(r"[\u0300-\u036f]", "", unicodedata.normalize("NFKD", stripped.lower())))
     )

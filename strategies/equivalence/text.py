@@ -47,8 +47,8 @@ __all__ = [
     "EMBED_CHARS",
     "LEXICAL_THRESHOLD",
     "Embedder",
-    "TextMatcher",
     "TextFacts",
+    "TextMatcher",
     "TextMethod",
     "answer_part",
     "facts",
@@ -219,7 +219,8 @@ def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     A middle of symmetric words ("is", "and"; a lone Japanese particle) is no swap: "Paris is the
     capital" says what "the capital is Paris" says.
 
-    >>> swapped(tuple("light energy into chemical energy".split()), tuple("chemical energy into light energy".split()))
+    >>> light, chemical = "light energy into chemical energy", "chemical energy into light energy"
+    >>> swapped(tuple(light.split()), tuple(chemical.split()))
     True
     >>> swapped(tuple("at sea level water boils".split()), tuple("water boils at sea level".split()))
     False
@@ -240,7 +241,12 @@ def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
             continue
         for j in range(1, n - k):
             middle = x[k : n - j]
-            if x[n - j :] == y[:j] and middle == y[j : n - k] and x[:k] != x[n - j :] and _relates(middle, tail):
+            if (
+                x[n - j :] == y[:j]
+                and middle == y[j : n - k]
+                and x[:k] != x[n - j :]
+                and _relates(middle, tail)
+            ):
                 return True
     return False
 

@@ -24,8 +24,12 @@ def cand(member: str, text: str | None) -> Candidate:
     return Candidate(member=member, model=f"scripted-{member}", text=text)
 
 
-def tally_of(texts: list[str], answer_type: str = "auto", weights: dict[str, float] | None = None,
-             question: str = SIX_TIMES_SEVEN) -> Tally:
+def tally_of(
+    texts: list[str],
+    answer_type: str = "auto",
+    weights: dict[str, float] | None = None,
+    question: str = SIX_TIMES_SEVEN,
+) -> Tally:
     tally = Tally(question, AnswerSettings(answer_type=answer_type), weights)  # type: ignore[arg-type]
     asyncio.run(tally.extend([cand(f"m{i}", t) for i, t in enumerate(texts)]))
     return tally
@@ -113,11 +117,19 @@ def test_a_tie_is_never_resolved_by_the_spelling_of_keys(values: list[int], rela
     """Renaming every answer (a bijection) never changes which members win, nor whether anyone does."""
     first = tally_of([str(v) for v in values], "number").decision()
     second = tally_of([relabel[v] for v in values], "number").decision()
-    assert (first.winner and sorted(first.winner.members)) == (second.winner and sorted(second.winner.members))
+    assert (first.winner and sorted(first.winner.members)) == (
+        second.winner and sorted(second.winner.members)
+    )
 
 
-@given(st.sampled_from(["Tokyo", "東京", "Paris", "パリ", "京都", "Washington", "George Washington", "The capital is Paris."]),
-       st.sampled_from(["Tokyo", "東京", "Paris", "パリ", "Kyoto", "ワシントン", "Washington", "Paris is the capital."]))
+@given(
+    st.sampled_from(
+        ["Tokyo", "東京", "Paris", "パリ", "京都", "Washington", "George Washington", "The capital is Paris."]
+    ),
+    st.sampled_from(
+        ["Tokyo", "東京", "Paris", "パリ", "Kyoto", "ワシントン", "Washington", "Paris is the capital."]
+    ),
+)
 @settings(deadline=None)
 def test_text_equivalence_is_symmetric(a: str, b: str) -> None:
     matcher = matcher_for("text", "Who was the first US president?", (), AnswerSettings(text_match="lexical"))
@@ -126,7 +138,9 @@ def test_text_equivalence_is_symmetric(a: str, b: str) -> None:
 
 
 def _pairs(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def _agreement(rows: list[dict]) -> tuple[float, int]:
