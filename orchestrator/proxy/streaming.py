@@ -59,7 +59,9 @@ class AnswerStream:
 
     async def wait(self, within_s: float) -> bool:
         """Whether something (text, or the end) arrived within ``within_s``, without taking it."""
-        if self._ahead or not self._queue.empty():
+        while not self._queue.empty():
+            self._ahead.append(self._queue.get_nowait())
+        if self._ahead:
             return True
         try:
             async with asyncio.timeout(within_s):
