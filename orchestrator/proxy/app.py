@@ -195,7 +195,12 @@ class Proxy:
         return Response(dumps(model_entry(target, self.created)), media_type=JSON)
 
     async def health(self, request: Request) -> Response:
-        body = {"status": "ok", "models": len(self.catalog.ids()), "in_flight": self._in_flight}
+        body = {
+            "status": "ok",
+            "models": len(self.catalog.ids()),
+            "in_flight": self._in_flight,
+            "tasks": len(asyncio.all_tasks()),  # for leak checks (benchmarks/soak.py)
+        }
         return Response(dumps(body), media_type=JSON)
 
     async def metrics_text(self, request: Request) -> Response:
