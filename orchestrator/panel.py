@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 
 from orchestrator.cache import CallCache
-from orchestrator.detector import redact
 from orchestrator.errors import BudgetExceeded, ModelError, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
+from orchestrator.sovereignty.detector import redact
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 if TYPE_CHECKING:
-    from orchestrator.breaker import Breakers, Failover
-    from orchestrator.policy import Clearance
+    from orchestrator.sovereignty.breaker import Breakers, Failover
+    from orchestrator.sovereignty.policy import Clearance
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 

@@ -211,13 +211,13 @@ def test_legitimate_requests_succeed_during_a_slow_body_and_a_slow_header_flood(
                 {"model": "alice", "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}
             ).encode(),
             "application/json",
-        ),  # noqa: E501
+        ),
         (
             json.dumps(
                 {"model": "alice", "messages": [{"role": "user", "content": [{"text": "x"}]}]}
             ).encode(),
             "application/json",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_bad_bodies_are_a_400(hostile: Served, raw: bytes, content_type: str) -> None:
