@@ -76,7 +76,8 @@ class Message(BaseModel):
         if isinstance(self.content, str):
             return self.content
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
+            texts = (part.get("text") for part in self.content if isinstance(part, dict))
+            return "".join(t for t in texts if isinstance(t, str))
         return ""
 
 

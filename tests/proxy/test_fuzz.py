@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import scripted_toml
@@ -92,6 +92,8 @@ def test_generated_bodies_are_never_a_500(fuzzed: Served) -> None:
             suppress_health_check=list(HealthCheck),
         )
         @given(body)
+        @example({"model": "alice", "messages": [{"role": "user", "content": "6*7?"}]})
+        @example({"model": "shoal/vote", "messages": [{"role": "user", "content": "6*7?"}], "stream": True})
         def one(generated: dict) -> None:
             raw = json.dumps(generated).encode()
             response = client.post(
