@@ -33,6 +33,11 @@ log = get_logger("shoal.proxy")
 _END = object()
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    error: ApiError
+
+
 class AnswerStream:
     """One engine run whose answer text arrives piece by piece, then its verdict (or error)."""
 
@@ -50,7 +55,9 @@ class AnswerStream:
 
     async def wait(self, within_s: float) -> bool:
         """Whether something (text, or the end) arrived within ``within_s``, without taking it."""
-        if self._ahead or not self._queue.empty():
+        while not self._queue.empty():
+            self._ahead.append(self._queue.get_nowait())
+        if self._ahead:
             return True
         try:
             async with asyncio.timeout(within_s):
@@ -77,6 +84,11 @@ class AnswerStream:
         while not self._queue.empty():
             got.append(self._queue.get_nowait())
         return got
+
+    def stop(self, error: ApiError) -> None:
+        """End the stream now with ``error`` as its last event (the server is shutting down)."""
+        self._queue.put_nowait(_Stop(error))
+        self.cancel()
 
     def cancel(self) -> None:
         """Cancel the run, once (repeated ``Task.cancel`` calls let an httpx stream in the run carry on)."""
@@ -126,6 +138,10 @@ async def sse(
             for item in got:
                 if item is _END:
                     ended = True
+                elif isinstance(item, _Stop):
+                    report.status, report.error = item.error.status, item.error
+                    yield bytes(out) + b"".join(encoder.error(item.error))
+                    return
                 elif isinstance(item, StreamDelta):
                     if item.text:
                         sent.text.append(item.text)

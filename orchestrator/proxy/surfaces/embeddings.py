@@ -76,7 +76,7 @@ class EmbeddingsSurface:
         try:
             self.proxy.authorize(request)
             self.proxy.admit(exchange)
-            body = object_body(await read_json(request, self.proxy.settings.max_body_bytes))
+            body = object_body(await read_json(request, self.proxy.settings))
             try:
                 wire = EmbeddingsRequest.model_validate(body)
             except ValidationError as exc:

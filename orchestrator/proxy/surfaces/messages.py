@@ -415,7 +415,7 @@ class MessagesSurface:
 
         try:
             self.proxy.authorize(request)
-            wire = self._parse(await read_json(request, self.proxy.settings.max_body_bytes), CountRequest)
+            wire = self._parse(await read_json(request, self.proxy.settings), CountRequest)
             self.proxy.target(wire.model)
             counted = estimate_tokens(to_request(wire))
         except ApiError as exc:
