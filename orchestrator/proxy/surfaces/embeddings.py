@@ -9,6 +9,7 @@ honoured here (``float`` or ``base64``); ``user`` is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import struct
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from orchestrator.errors import BadRequestError, BudgetExceeded, RateLimited, ShoalError
-from orchestrator.proxy.errors import ApiError, from_shoal_error, from_validation_error
+from orchestrator.proxy.errors import ApiError, from_exception, from_shoal_error, from_validation_error
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, with_header_sensitivity
 from orchestrator.proxy.surfaces.base import JSON, dumps, object_body, openai_error
 from orchestrator.types import Embeddings, Tags
@@ -70,17 +71,17 @@ class EmbeddingsSurface:
         self.proxy = proxy
 
     async def handle(self, request: HttpRequest) -> Response:
-        from orchestrator.proxy.app import Exchange, bearer, read_json
+        from orchestrator.proxy.app import ClientGone, Exchange, bearer, read_json, until_disconnect
 
         exchange = Exchange(self.proxy)
         try:
             self.proxy.authorize(request)
-            self.proxy.admit(exchange)
             body = object_body(await read_json(request, self.proxy.settings))
             try:
                 wire = EmbeddingsRequest.model_validate(body)
             except ValidationError as exc:
                 raise from_validation_error(exc) from None
+            self.proxy.admit(exchange)  # only once the body is in: a slow client holds no slot
             texts = wire.texts()
             if len(texts) > MAX_INPUTS or any(not t for t in texts):
                 raise ApiError(
@@ -99,20 +100,27 @@ class EmbeddingsSurface:
             tags = with_header_sensitivity(wire.shoal or Tags(), request.headers.get(SENSITIVITY_HEADER))
             tags = self.proxy.quota.begin(bearer(request), tags)
             params = {"dimensions": wire.dimensions} if wire.dimensions else {}
+            work = self.proxy.orchestrator.embed(target.member, texts, params=params, tags=tags)
             try:
-                result = await self.proxy.orchestrator.embed(target.member, texts, params=params, tags=tags)
+                result = await until_disconnect(request, work, self.proxy.expired)
             except BudgetExceeded as exc:
                 raise self.proxy.quota.explain(exc, wire.shoal) from None
         except ApiError as exc:
             exchange.settle(exc.status)
             return openai_error(exc)
-        except ShoalError as exc:
-            error = _member_error(exc)
-            exchange.settle(error.status)
-            return openai_error(error)
+        except ClientGone:
+            exchange.settle(499)
+            return Response(status_code=499)
+        except asyncio.CancelledError:
+            exchange.settle(499)
+            raise
         except TimeoutError:
             exchange.settle(504)
             return openai_error(ApiError(504, "the member did not embed in time", type="upstream_error"))
+        except Exception as exc:  # a member's own 400 or 429 passes on; the rest as everywhere
+            error = _member_error(exc) if isinstance(exc, ShoalError) else from_exception(exc)
+            exchange.settle(error.status)
+            return openai_error(error)
         exchange.settle(200)
         return Response(dumps(embeddings_body(target.id, result, wire.encoding_format)), media_type=JSON)
 
