@@ -12,7 +12,7 @@ from orchestrator.proxy.streaming import Sent, StreamReport, _ending
 from orchestrator.proxy.surfaces.base import Plan
 from orchestrator.proxy.surfaces.chat import ChatEncoder, parse, plan
 from orchestrator.proxy.surfaces.messages import AnthropicMessage, _messages
-from orchestrator.proxy.surfaces.responses import input_messages
+from orchestrator.proxy.surfaces.responses_input import input_messages
 from orchestrator.types import Verdict
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}

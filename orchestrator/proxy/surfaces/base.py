@@ -24,6 +24,7 @@ from orchestrator.types import Candidate, Request, Tags, Usage, Verdict
 __all__ = [
     "FORBIDDEN",
     "JSON",
+    "TOOL_KINDS",
     "Encoder",
     "Plan",
     "Surface",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 JSON = "application/json"
+# Strategies that pick one of the members' answers (and so can return its tool calls); the
+# others (fusion, council, debate) write their own answer, which cannot carry them.
+TOOL_KINDS = frozenset({"single", "vote", "judge", "cascade"})
 
 # Fields that would point a member elsewhere: never taken from a request, on any surface.
 FORBIDDEN = frozenset(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from orchestrator.proxy.catalog import Target
 from orchestrator.proxy.errors import ApiError, from_validation_error
 from orchestrator.proxy.surfaces.base import (
+    TOOL_KINDS,
     Plan,
     dumps,
     member_finish,
@@ -55,7 +56,6 @@ PASSED = (
 # members' answers (single, vote, judge, and a cascade of them) agree on them; those
 # that write their own answer (fusion, council, debate) cannot carry them.
 TOOLS = ("tools", "tool_choice", "parallel_tool_calls")
-TOOL_KINDS = frozenset({"single", "vote", "judge", "cascade"})
 MAX_N = 8
 
 

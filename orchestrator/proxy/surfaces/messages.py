@@ -29,7 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from orchestrator.proxy.errors import ApiError, from_validation_error
-from orchestrator.proxy.surfaces.base import JSON, Plan, dumps, member_finish, object_body, shoal_meta
+from orchestrator.proxy.surfaces.base import (
+    JSON,
+    TOOL_KINDS,
+    Plan,
+    dumps,
+    member_finish,
+    object_body,
+    shoal_meta,
+)
 from orchestrator.types import Message, Request, Tags, Verdict
 
 if TYPE_CHECKING:
@@ -39,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MessagesEncoder", "MessagesRequest", "MessagesSurface", "anthropic_error"]
 
-TOOL_KINDS = frozenset({"single", "vote", "judge", "cascade"})
 DROPPED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 ERROR_TYPES = {
     400: "invalid_request_error",
