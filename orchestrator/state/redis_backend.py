@@ -59,7 +59,9 @@ class RedisState:
         self.fallbacks: dict[str, int] = {}
         self._prefix = config.key_prefix
         self._client: Any = None
-        self._factory = aioredis.from_url
+        self._pool: Any = None
+        self._pool_class = aioredis.BlockingConnectionPool
+        self._redis_class = aioredis.Redis
         self._errors: tuple[type[BaseException], ...] = (
             __import__("redis").exceptions.RedisError,
             OSError,
@@ -74,14 +76,18 @@ class RedisState:
     def _redis(self) -> Any:
         if self._client is None:  # created inside the running loop (its connections are bound to it)
             timeout = self.config.timeout_s
-            self._client = self._factory(
+            # A bounded pool: a burst queues for a connection instead of opening hundreds.
+            pool = self._pool_class.from_url(
                 self.url,
+                max_connections=self.config.max_connections,
+                timeout=timeout * 4,
                 socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                socket_connect_timeout=max(1.0, timeout * 2),  # a connection is set up once
                 retry_on_timeout=False,
                 health_check_interval=0,
-                decode_responses=False,
             )
+            self._pool = pool
+            self._client = self._redis_class(connection_pool=pool)
             self._scripts = {name: self._client.register_script(getattr(scripts, name)) for name in _SCRIPTS}
         return self._client
 
@@ -96,7 +102,7 @@ class RedisState:
         if self.up:
             try:
                 self.round_trips += 1
-                async with asyncio.timeout(self.config.timeout_s * 2):
+                async with asyncio.timeout(self.config.timeout_s * 8 + 1):  # pool wait + one command
                     return await op()
             except self._errors as exc:
                 self._down_until = time.monotonic() + self.config.retry_s
@@ -303,11 +309,13 @@ class RedisState:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.config.timeout_s * 4)
         client, self._client = self._client, None
+        pool, self._pool = self._pool, None
         if client is not None:
             try:
                 await client.aclose()
+                await pool.disconnect()
             except self._errors:
-                pass
+                log.debug("state_close_failed")
         await self.local.aclose()
 
 

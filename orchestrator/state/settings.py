@@ -5,7 +5,8 @@
     [state]
     backend = "redis"                  # "memory" (default): each process keeps its own
     url = "redis://10.0.0.7:6379/0"    # or SHOAL_REDIS_URL
-    timeout_s = 0.25                   # per Redis command; a request never waits longer on it
+    timeout_s = 0.5                    # per Redis command (socket); a burst queues for one of
+    max_connections = 32               #   this many connections per process for up to 4x that
     retry_s = 1.0                      # after a failure, local state for this long, then Redis again
     breaker_sync_s = 0.5               # how stale an instance's view of a breaker may be
     reservation_ttl_s = 900            # a reservation a crashed worker left is released after this
@@ -60,7 +61,8 @@ class StateConfig(BaseModel):
 
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = None
-    timeout_s: float = Field(default=0.25, gt=0, le=10)
+    timeout_s: float = Field(default=0.5, gt=0, le=10)
+    max_connections: int = Field(default=32, ge=1)  # per process
     retry_s: float = Field(default=1.0, gt=0)
     breaker_sync_s: float = Field(default=0.5, gt=0, le=1.0)
     reservation_ttl_s: float = Field(default=900.0, gt=0)
