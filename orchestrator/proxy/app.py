@@ -34,7 +34,7 @@ from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_shoal_error
-from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
 from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
@@ -97,6 +97,8 @@ class Proxy:
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
         self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
         self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
+        instance = config.state.instance_name()
+        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
