@@ -40,7 +40,7 @@ class MemoryState:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._kv: dict[tuple[str, str], tuple[bytes, float | None]] = {}
         self._local_reservations: dict[str, Reservation] = {}  # no budgets file: in this process
-        self._held: dict[str, list[int]] = {}
+        self._held: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -81,13 +81,20 @@ class MemoryState:
         return self.reserve_here(accounts, calls, cost_usd, day)
 
     def reserve_here(self, accounts: Sequence[Account], calls: int, cost_usd: float, day: str) -> Reservation:
-        """In this process only (no budgets file): counters per account and day."""
+        """In this process only (no budgets file): [calls, held calls, cost, held cost] per account."""
         for account in accounts:
-            spent = self._held.setdefault(f"{account.id}|{day}", [0, 0])
-            if account.max_calls is not None and spent[0] + spent[1] + calls > account.max_calls:
-                raise account.refusal(spent[0], 0.0, spent[1], asked=calls)
+            used, held, cost, held_cost = self._held.setdefault(f"{account.id}|{day}", [0, 0, 0.0, 0.0])
+            over_calls = account.max_calls is not None and used + held + calls > account.max_calls
+            spent = cost + held_cost
+            over_cost = account.max_cost_usd is not None and (
+                spent >= account.max_cost_usd or spent + cost_usd > account.max_cost_usd
+            )
+            if over_calls or over_cost:
+                raise account.refusal(int(used), spent, int(held), asked=calls)
         for account in accounts:
-            self._held[f"{account.id}|{day}"][1] += calls
+            entry = self._held[f"{account.id}|{day}"]
+            entry[1] += calls
+            entry[3] += cost_usd
         reservation = Reservation(uuid.uuid4().hex, tuple(accounts), day, calls, cost_usd, where="local")
         self._local_reservations[reservation.id] = reservation
         return reservation
@@ -103,17 +110,19 @@ class MemoryState:
         if self._local_reservations.pop(reservation.id, None) is None:
             return
         for account in reservation.accounts:
-            spent = self._held[f"{account.id}|{reservation.day}"]
-            spent[1] -= reservation.calls
+            entry = self._held[f"{account.id}|{reservation.day}"]
+            entry[1] -= reservation.calls
+            entry[3] -= reservation.cost_usd
             if cost_usd is not None:
-                spent[0] += reservation.calls
+                entry[0] += reservation.calls
+                entry[2] += cost_usd
 
     async def usage(self, account: Account, day: str) -> tuple[float, int, int]:
         budgets = self._file()
         if budgets is not None:
             return budgets.usage(account.id, day)
-        spent = self._held.get(f"{account.id}|{day}", [0, 0])
-        return 0.0, spent[0], spent[1]
+        used, held, cost, held_cost = self._held.get(f"{account.id}|{day}", [0, 0, 0.0, 0.0])
+        return cost + held_cost, int(used), int(held)
 
     # -- limits --------------------------------------------------------------------------
 

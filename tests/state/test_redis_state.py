@@ -134,3 +134,16 @@ async def test_redis_down_follows_the_failure_mode_then_recovers(tmp_path: Path,
         await opened.aclose()
     finally:
         server.stop()
+
+
+async def test_the_memory_backend_reserves_in_its_sqlite_file_and_in_process(budgets_path: Path) -> None:
+    account = Account("key_m", "key_daily", "this API key", max_calls=2, max_cost_usd=1.0)
+    for state in (open_state(StateConfig(), budgets_path=budgets_path), open_state(StateConfig())):
+        first = await state.reserve([account], 1, 0.6, "d")
+        with pytest.raises(BudgetExceeded, match="key_daily_max_cost_usd"):
+            await state.reserve([account], 1, 0.6, "d")  # 0.6 held + 0.6 > 1.0
+        await state.settle(first, 0.2)
+        second = await state.reserve([account], 1, 0.6, "d")
+        await state.settle(second, None)  # released
+        assert await state.usage(account, "d") == (pytest.approx(0.2), 1, 0)
+        await state.aclose()
