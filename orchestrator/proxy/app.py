@@ -35,7 +35,7 @@ from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_exception
 from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
-from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
 from orchestrator.proxy.surfaces import Surface, surface_routes
@@ -92,9 +92,11 @@ class Proxy:
         self.config = config
         self.settings = config.server
         self.metrics = ProxyMetrics()
-        self.quota = KeyQuota(self.settings, config.cache_dir())
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
+        self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
         self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
+        instance = config.state.instance_name()
+        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         for alias, served in self.settings.model_aliases.items():
@@ -137,7 +139,6 @@ class Proxy:
 
     def _on_call(self, candidate: Candidate) -> None:
         self.metrics.call(candidate)
-        self.quota.on_call(candidate)
 
     def release(self) -> None:
         self._in_flight -= 1
@@ -165,7 +166,7 @@ class Proxy:
             self.admit(exchange)  # only once the body is in: a slow client holds no slot
             exchange.stream = planned.stream
             exchange.model, exchange.target = planned.target.id, planned.target
-            planned = self._sovereign(request, planned)
+            planned = await self._sovereign(request, planned)
             exchange.request_id = planned.request.request_id
             if planned.stream:
                 return await self._stream(request, planned, exchange, surface)
@@ -233,10 +234,10 @@ class Proxy:
             tasks = [group.create_task(self._run(planned, r, None)) for r in requests]
         return [t.result() for t in tasks]
 
-    def _sovereign(self, request: Request, planned: Plan) -> Plan:
-        """The header's sensitivity joined, the key's daily budget checked and applied."""
+    async def _sovereign(self, request: Request, planned: Plan) -> Plan:
+        """The header's sensitivity joined, the key's rate limit and daily budget checked and applied."""
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
-        tags = self.quota.begin(bearer(request), tags)
+        tags = await self.quota.begin(bearer(request), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
@@ -305,7 +306,6 @@ class Proxy:
             finally:
                 await self.orchestrator.aclose()
                 await self.responses.aclose()
-                self.quota.close()
 
         app = Starlette(
             routes=routes,

@@ -98,7 +98,7 @@ class EmbeddingsSurface:
                     code="unsupported_parameter",
                 )
             tags = with_header_sensitivity(wire.shoal or Tags(), request.headers.get(SENSITIVITY_HEADER))
-            tags = self.proxy.quota.begin(bearer(request), tags)
+            tags = await self.proxy.quota.begin(bearer(request), tags)
             params = {"dimensions": wire.dimensions} if wire.dimensions else {}
             work = self.proxy.orchestrator.embed(target.member, texts, params=params, tags=tags)
             try:
