@@ -46,6 +46,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
+from orchestrator.telemetry import TelemetryConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -136,6 +137,7 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)  # traces, off by default
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:
@@ -298,6 +300,7 @@ def _model_at(loc: list[str]) -> list[str]:
         "server": ServerConfig,
         "policy": PolicyConfig,
         "breaker": BreakerConfig,
+        "telemetry": TelemetryConfig,
     }
     if len(loc) == 1:
         model = tables.get(loc[0])

@@ -47,6 +47,7 @@ from orchestrator.protocols import (
 from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -78,9 +79,12 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
-        """``on_call`` sees every call's candidate as it is recorded (metrics, audit)."""
+        """``on_call`` sees every call's candidate as it is recorded (metrics, audit);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.on_call = on_call
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
@@ -140,7 +144,10 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
@@ -149,6 +156,7 @@ class Orchestrator:
                 chosen = self.strategy(route.strategy)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -168,6 +176,7 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
             )
             ctx = StrategyContext(
                 panel=panel,
@@ -182,6 +191,7 @@ class Orchestrator:
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -247,6 +257,7 @@ class Orchestrator:
         context, self._context = self._context, self._new_context()
         await context.exit_stack.aclose()
         self._gates = MemberGates(self.settings)
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 
