@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Call",
@@ -13,12 +13,15 @@ __all__ = [
     "CandidateError",
     "Cluster",
     "Completion",
+    "ContentPart",
+    "FunctionCall",
     "Locality",
     "Member",
     "Message",
     "Request",
     "Route",
     "Tags",
+    "ToolCall",
     "Usage",
     "Verdict",
     "new_request_id",
@@ -52,19 +55,69 @@ class Usage(BaseModel):
         return cls(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
-class Message(BaseModel):
-    """One chat message in the OpenAI shape (extra keys such as ``tool_calls`` kept)."""
+class ContentPart(BaseModel):
+    """A text part of a message's content; other keys of a part (``cache_control``) are dropped.
 
-    model_config = ConfigDict(extra="allow")
+    Only text parts are taken: the policy can read text, not images, audio or files, so a
+    part of another type is refused (a 400 at the proxy) instead of being sent unchecked.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") != "text":
+            raise ValueError(
+                f"content part type {data.get('type')!r} is not forwarded: Shoal's policy reads text only; "
+                "send the content as a string or as parts of type 'text'"
+            )
+        return data
+
+
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    arguments: str
+
+
+class ToolCall(BaseModel):
+    """A tool call in an assistant message of the history (``id``, ``function.name/arguments``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    """One chat message in the OpenAI shape; only the fields below are kept and forwarded.
+
+    Keys a message may carry beyond these (``audio``, ``refusal``, ``function_call``,
+    ``annotations``, vendor extensions) are dropped here, so they never reach a member.
+    Every field kept is read by the policy (:func:`orchestrator.sovereignty.policy.forwarded_texts`):
+    ``content`` (the string, or each text part's ``text``), ``name``, each tool call's ``id``,
+    ``function.name`` and ``function.arguments``, and ``tool_call_id``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
+            return "".join(part.text for part in self.content)
         return ""
 
 
@@ -82,7 +135,16 @@ class Tags(BaseModel):
 
 
 class Request(BaseModel):
-    """A question for the panel: chat messages, sampling params and tags."""
+    """A question for the panel: chat messages, sampling params and tags.
+
+    What reaches a member is ``messages`` and ``params`` (merged into each :class:`Call`
+    with the member's own configured params): the policy reads every string in both
+    (every message field, every param at any depth: ``tools`` with their descriptions and
+    parameter schemas, ``tool_choice``, ``stop``, ``response_format`` and its JSON schema,
+    dictionary keys too) before anything is sent. ``tags`` and ``request_id`` stay in
+    Shoal. A field added here is read by the policy unless it is named in
+    :data:`orchestrator.sovereignty.policy.NOT_FORWARDED`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
