@@ -224,7 +224,8 @@ class Proxy:
 
     def _sovereign(self, request: Request, planned: Plan) -> Plan:
         """The header's sensitivity joined, the key's daily budget checked and applied."""
-        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
+        policy = self.orchestrator.gatekeeper.policy
+        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
         tags = self.quota.begin(request.headers.get("authorization"), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
