@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Call",
@@ -64,18 +64,8 @@ class ContentPart(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    type: str
+    type: Literal["text"]
     text: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_only(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("type") != "text":
-            raise ValueError(
-                f"content part type {data.get('type')!r} is not forwarded: Shoal's policy reads text only; "
-                "send the content as a string or as parts of type 'text'"
-            )
-        return data
 
 
 class FunctionCall(BaseModel):
@@ -112,6 +102,18 @@ class Message(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_parts_only(cls, value: Any) -> Any:
+        for part in value if isinstance(value, list) else ():
+            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+            if kind != "text":
+                raise ValueError(
+                    f"content part type {kind!r} is not forwarded: Shoal's policy reads text only; "
+                    "send the content as a string or as parts of type 'text'"
+                )
+        return value
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -159,9 +161,7 @@ class Request(BaseModel):
             return question
         if isinstance(question, str):
             return cls(messages=[Message(role="user", content=question)], **kwargs)
-        return cls(
-            messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in question], **kwargs
-        )
+        return cls(messages=list(question), **kwargs)  # type: ignore[arg-type]
 
     def question(self) -> str:
         """The text of the last user message: what the router and extractors read."""
