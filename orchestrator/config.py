@@ -308,11 +308,18 @@ def _fields_at(model: Any, loc: Sequence[str | int]) -> list[str]:
         if current is None:
             return []
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return [name for name in current.model_fields if name not in _HIDDEN_FIELDS]
+        hidden = _HIDDEN_FIELDS.get(current, ())
+        return [name for name in current.model_fields if name not in hidden]
     return []
 
 
-_HIDDEN_FIELDS = frozenset({"source", "name", "levels"})
+# Fields that are not written as keys: set by Shoal (a member's name is its table's), or
+# spelt otherwise in TOML (the levels of a policy are its [policy.NAME] tables).
+_HIDDEN_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
+    ShoalConfig: ("source",),
+    Member: ("name",),
+    PolicyConfig: ("levels",),
+}
 
 
 def _step(tp: Any, part: str | int) -> Any:
@@ -349,7 +356,7 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
             member.options,
             source,
             f"members.{name}",
-            also=[f for f in Member.model_fields if f not in _HIDDEN_FIELDS],
+            also=_fields_at(Member, []),
         )
     for team_name, team in config.teams.items():
         for i, member_name in enumerate([*team.members, *team.fallbacks]):
@@ -439,7 +446,9 @@ def _check_options(
     try:
         model.model_validate(options)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key also leaves a required one missing: name the misspelling.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         key = ".".join([where, *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
             parent = list(first["loc"][:-1])
