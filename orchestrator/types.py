@@ -106,13 +106,18 @@ class Message(BaseModel):
     @field_validator("content", mode="before")
     @classmethod
     def _text_parts_only(cls, value: Any) -> Any:
-        for part in value if isinstance(value, list) else ():
-            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        """Every content part names its type, which is ``text``, and its text is a string."""
+        for index, part in enumerate(value if isinstance(value, list) else ()):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if not isinstance(kind, str):
+                raise ValueError(f"content part {index} needs a string 'type' (such as 'text')")
             if kind != "text":
                 raise ValueError(
                     f"content part type {kind!r} is not forwarded: Shoal's policy reads text only; "
                     "send the content as a string or as parts of type 'text'"
                 )
+            if not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {index} is of type 'text' but its 'text' is not a string")
         return value
 
     def text(self) -> str:
