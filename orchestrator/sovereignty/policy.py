@@ -1,8 +1,10 @@
 """Sensitivity policy: which members may see which requests.
 
-A request's sensitivity comes from the caller (``tags.sensitivity``), from config rules
-that match its text, and from the built-in :mod:`~orchestrator.sovereignty.detector`, which marks a
-request holding secrets or personal data ``confidential``. A policy names, per
+A request's sensitivity comes from the caller (``tags.sensitivity``, normalised; a label
+the config does not name is an error), from config rules that match its text, and from
+the built-in :mod:`~orchestrator.sovereignty.detector`, which marks a request holding
+secrets or personal data ``confidential``. Rules and detector read every field the
+request forwards (:func:`forwarded_texts`), not only the messages' text. A policy names, per
 sensitivity, the member tags allowed to see it; a member qualifies when any of its tags
 matches an entry (a sensitivity without a policy is open to all)::
 
@@ -233,12 +235,12 @@ def forwarded_texts(request: Request) -> Iterator[Forwarded]:
     :class:`~orchestrator.types.Message`: content, name, tool calls' ids, names and
     arguments, tool_call_id), every param at any depth (``tools[].function`` names,
     descriptions and parameter schemas, ``tool_choice``, ``stop``, ``response_format`` and
-    its schema, ``logit_bias``, whatever a library caller passes), the params' dictionary
-    keys included, and numbers as their digits. A structured field (a tool definition, a
-    schema, a tool call) is read once more as one JSON text, so a secret spread over a key
-    and its value (``"password": "..."``) is seen as an assignment. Fields are found from
-    the model, so a field added to :class:`~orchestrator.types.Request` is read here too
-    unless :data:`NOT_FORWARDED` names it.
+    its schema, ``logit_bias``, whatever a library caller passes), and numbers as their
+    digits. Inside params a value is read with its key (``password: ...``), so a secret
+    held by a key that names it is seen as an assignment, and a key is read on its own
+    when its value is a table or a list. Fields are found from the model, so a field
+    added to :class:`~orchestrator.types.Request` is read here too unless
+    :data:`NOT_FORWARDED` names it.
     """
     for name in type(request).model_fields:
         if name in NOT_FORWARDED:
@@ -249,57 +251,48 @@ def forwarded_texts(request: Request) -> Iterator[Forwarded]:
                 for key, field_value in message.model_dump(exclude_none=True, exclude={"role"}).items():
                     # a message's keys are the fixed names of Message's fields (and its role one of
                     # five words): only the values are read
-                    yield from _field(f"messages[{i}].{key}", field_value, i, keys=False)
-        elif isinstance(value, dict):
-            for key, field_value in value.items():
-                yield Forwarded(f"{name}{{{key}}}", str(key))
-                yield from _field(f"{name}.{key}", field_value, None, keys=True)
+                    yield from _leaves(f"messages[{i}].{key}", field_value, i, keys=False)
         else:
-            yield from _field(name, _plain(value), None, keys=True)
+            yield from _leaves(name, _plain(value), None, keys=True)
 
 
-def _field(path: str, value: Any, message: int | None, *, keys: bool) -> Iterator[Forwarded]:
-    leaves = 0
-    for leaf in _leaves(path, value, message, keys):
-        leaves += 1
-        yield leaf
-    if isinstance(value, dict | list | tuple) and leaves > 1:
-        yield Forwarded(f"{path}(json)", json.dumps(value, ensure_ascii=False, default=str), message)
-
-
-def _leaves(path: str, value: Any, message: int | None, keys: bool) -> Iterator[Forwarded]:
-    if isinstance(value, str):
-        yield Forwarded(path, value, message)
-    elif isinstance(value, dict):
+def _leaves(path: str, value: Any, message: int | None, *, keys: bool) -> Iterator[Forwarded]:
+    if isinstance(value, dict):
         for key, item in value.items():
+            if keys and _scalar(item):
+                yield Forwarded(f"{path}.{key}", f"{key}: {item}", message)
+                continue
             if keys:
                 yield Forwarded(f"{path}{{{key}}}", str(key), message)
-            yield from _leaves(f"{path}.{key}", item, message, keys)
+            yield from _leaves(f"{path}.{key}", item, message, keys=keys)
     elif isinstance(value, list | tuple | set | frozenset):
         for i, item in enumerate(value):
-            yield from _leaves(f"{path}[{i}]", item, message, keys)
+            yield from _leaves(f"{path}[{i}]", item, message, keys=keys)
     elif isinstance(value, BaseModel):
-        yield from _leaves(path, value.model_dump(exclude_none=True), message, keys)
-    elif value is not None and not isinstance(value, bool):
+        yield from _leaves(path, value.model_dump(exclude_none=True), message, keys=keys)
+    elif _scalar(value):
         yield Forwarded(path, str(value), message)  # numbers and anything else go upstream as text
+
+
+def _scalar(value: Any) -> bool:
+    return value is not None and not isinstance(
+        value, bool | dict | list | tuple | set | frozenset | BaseModel
+    )
 
 
 _SHORTEST_FINDING = 6  # "a@b.jp": no kind the detector finds is shorter
 
 
 def _findings(texts: Iterable[Forwarded]) -> list[Located]:
-    """What the detector finds in each text; a field's JSON text adds only kinds its parts hid."""
+    """What the detector finds in each text (a text seen twice, such as a repeated schema, once)."""
     found: list[Located] = []
+    seen: dict[str, list[Finding]] = {}
     for piece in texts:
         if len(piece.text) < _SHORTEST_FINDING:
             continue
-        new = detect(piece.text)
-        if piece.path.endswith("(json)"):
-            base = piece.path.removesuffix("(json)")
-            inside = (base + ".", base + "[", base + "{")
-            seen = {f.finding.kind for f in found if f.field == base or f.field.startswith(inside)}
-            new = [f for f in new if f.kind not in seen]
-        found.extend(Located(piece.message, f, piece.path) for f in new)
+        if piece.text not in seen:
+            seen[piece.text] = detect(piece.text)
+        found.extend(Located(piece.message, f, piece.path) for f in seen[piece.text])
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pydantic import Field
 
 from orchestrator.config import parse_config
 from orchestrator.engine import Orchestrator
@@ -297,3 +298,26 @@ def test_a_content_part_the_policy_cannot_read_is_refused_before_anything_is_sen
     recorder, error = _ask("vote", "local-a", messages, {})
     assert isinstance(error, UsageError) and recorder.seen == {}
     assert f"content part type {part['type']!r} is not forwarded" in str(error)
+
+
+def test_a_secret_held_by_a_key_that_names_it_is_found_in_params() -> None:
+    from orchestrator.sovereignty.policy import Policy
+
+    request = Request.of(QUESTION, params={"metadata": {"db_password": "Hn7kd92xq"}})
+    (found,) = Policy().clear(request).findings
+    assert (found.field, found.finding.kind, found.message) == (
+        "params.metadata.db_password",
+        "password",
+        None,
+    )
+
+
+def test_a_field_added_to_the_request_is_read_by_the_policy_unless_declared_not_forwarded() -> None:
+    from orchestrator.sovereignty.policy import NOT_FORWARDED, forwarded_texts
+
+    class WithInputs(Request):
+        inputs: list[str] = Field(default_factory=list)
+
+    request = WithInputs.model_validate({"messages": [{"role": "user", "content": "q"}], "inputs": [AWS_KEY]})
+    assert ("inputs[0]", AWS_KEY) in [(p.path, p.text) for p in forwarded_texts(request)]
+    assert NOT_FORWARDED == {"tags", "request_id"}
