@@ -50,6 +50,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
+from orchestrator.state.settings import CacheConfig, StateConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -73,6 +74,8 @@ class TeamConfig(BaseModel):
 
     members: list[str] = Field(min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
+    daily_max_calls: int | None = Field(default=None, ge=1)  # reserved per call, across instances
+    daily_max_cost_usd: float | None = Field(default=None, ge=0)
     description: str = ""
 
 
@@ -127,6 +130,7 @@ class ServerConfig(BaseModel):
     key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
+    key_requests_per_minute: int | None = Field(default=None, ge=1)  # per API key, across instances
 
 
 class ShoalConfig(BaseModel):
@@ -141,6 +145,8 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:

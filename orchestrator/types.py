@@ -202,6 +202,8 @@ class Member(BaseModel):
     max_retries: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
+    requests_per_minute: int | None = Field(default=None, ge=1)  # shared limits: orchestrator/state
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @field_validator("jurisdiction")
     @classmethod
