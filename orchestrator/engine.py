@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
@@ -335,8 +335,13 @@ class Orchestrator:
         if isinstance(question, Request):
             request = question
         else:
-            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
-            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            try:
+                tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+                request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "question"
+                raise UsageError(f"{where}: {first['msg']}") from None
         if not request.messages or not any(m.text().strip() for m in request.messages):
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request

@@ -233,8 +233,10 @@ class Proxy:
         return [t.result() for t in tasks]
 
     async def _sovereign(self, request: Request, planned: Plan) -> Plan:
-        """The header's sensitivity joined, the key's rate limit and daily budget checked and applied."""
-        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
+        """The header's sensitivity joined (labels checked: an unknown one is a 400), the key's rate
+        limit and daily budget checked and applied."""
+        policy = self.orchestrator.gatekeeper.policy
+        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
         tags = await self.quota.begin(request.headers.get("authorization"), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 

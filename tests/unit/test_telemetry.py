@@ -253,13 +253,13 @@ async def test_content_is_recorded_only_when_asked_and_never_for_a_sensitive_req
     assert request.attributes["shoal.cluster.key"] == "42"
 
     exporter.clear()
-    await orch.run("What is six times seven?", strategy="single", tags={"sensitivity": "internal"})
+    await orch.run("What is six times seven?", strategy="single", tags={"sensitivity": "confidential"})
     for span in exporter.get_finished_spans():
         attrs = span.attributes or {}
         assert not any(k in attrs for k in ("gen_ai.input.messages", "gen_ai.output.messages", "shoal.notes"))
     (request,) = [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
     assert request.attributes["shoal.content_recorded"] is False
-    assert list(request.attributes["shoal.sensitivity"]) == ["internal"]
+    assert list(request.attributes["shoal.sensitivity"]) == ["confidential"]
 
     exporter.clear()  # the detector marks it: an e-mail address
     await orch.run("Mail jane.doe@example.com: what is six times seven?", strategy="single")
