@@ -18,6 +18,7 @@ __all__ = [
     "Message",
     "Request",
     "Route",
+    "SearchNode",
     "Tags",
     "Usage",
     "Verdict",
@@ -189,6 +190,23 @@ class CandidateError(BaseModel):
     retry_after: float | None = None
 
 
+class SearchNode(BaseModel):
+    """Where an answer sits in a tree search (``treesearch``): its node, parent, move and score.
+
+    ``move`` is ``widen`` (a fresh answer to the question) or ``refine`` (an answer
+    rewritten from its ``parent``); ``parent`` is None for a fresh answer.
+    ``feedback`` is what the verifier said of it (shown to the member refining it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    parent: int | None = None
+    move: Literal["widen", "refine"]
+    score: float = Field(ge=0.0, le=1.0)
+    feedback: str = ""
+
+
 class Candidate(BaseModel):
     """One member's answer to one call, or the reason it has none."""
 
@@ -207,6 +225,7 @@ class Candidate(BaseModel):
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     replaces: str | None = None  # the member whose seat this fallback took
+    search: SearchNode | None = None  # set by a tree search on the answers it scored
 
     @property
     def ok(self) -> bool:
