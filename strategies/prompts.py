@@ -33,6 +33,7 @@ __all__ = [
     "rank_messages",
     "reference_messages",
     "refine_messages",
+    "without_score",
 ]
 
 DATA_NOTE = (
@@ -232,6 +233,11 @@ def parse_score(reply: str) -> float | None:
         return None
     value = float(found[-1])
     return None if value > 10 else value / 10
+
+
+def without_score(reply: str) -> str:
+    """A grader's reply with its ``SCORE:`` lines taken out: its feedback."""
+    return " ".join(_SCORE.sub("", reply).split()).strip(" :;,")
 
 
 DEFAULT_REFINE = (

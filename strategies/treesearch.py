@@ -42,6 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.errors import BudgetExceeded
 from orchestrator.protocols import StrategyContext
 from orchestrator.types import Candidate, Member, Request, SearchNode, Verdict
 from strategies.base import BaseStrategy, StrategyOptions, abstain, require_answers, short
@@ -136,7 +137,7 @@ class _Search:
         self.request, self.ctx, self.view, self.verifier, self.tree = request, ctx, view, verifier, tree
         self.members = members
         self.candidates: dict[int, Candidate] = {}  # node id -> its answer
-        self.samples: Counter[tuple[str, int]] = Counter()  # (member, parent id) -> answers asked so far
+        self.samples: Counter[str] = Counter()  # calls asked of each member so far: its sample index
         self.failures: list[Candidate] = []
         self.notes: list[str] = []
         self.partial = False
@@ -144,22 +145,18 @@ class _Search:
     async def run(self) -> Verdict:
         made = 0
         while made < self.options.budget:
-            want = min(self.options.batch, self.options.budget - made)
-            k = self._affordable(want)
-            if k == 0:
-                self.partial = True
-                self.notes.append(
-                    f"partial: stopped after {made} answers, the budget "
-                    f"({self.ctx.panel.ledger.shortfall(want * (1 + self.verifier.calls_per_answer))}) "
-                    "allows no more"
-                )
-                break
+            k = min(self.options.batch, self.options.budget - made)
             if self._past_deadline():
                 self.partial = True
                 self.notes.append(f"partial: the deadline passed after {made} answers")
                 break
+            try:
+                self._claim(k)
+            except BudgetExceeded as exc:
+                self.partial = True
+                self.notes.append(f"partial: stopped after {made} answers, {exc}")
+                break
             plans = [self.tree.choose() for _ in range(k)]
-            self.ctx.panel.ledger.reserve(k)
             grown = await self._grow_all(plans)
             made += k
             reached = self._tell(grown)
@@ -171,11 +168,14 @@ class _Search:
                 break
         return await self._verdict()
 
-    def _affordable(self, want: int) -> int:
-        """How many answers of this step (with their verifier calls) the budgets pay for."""
-        per = 1 + self.verifier.calls_per_answer
+    def _claim(self, k: int) -> None:
+        """Claim a step's ``k`` answer calls, or raise :class:`BudgetExceeded` when the budgets cannot
+        also pay for their verifier calls (those the verifier claims itself, as it makes them)."""
         ledger = self.ctx.panel.ledger
-        return next((k for k in range(want, 0, -1) if ledger.shortfall(k * per) is None), 0)
+        extra = k * self.verifier.calls_per_answer
+        if extra and ledger.shortfall(k + extra) is not None:
+            ledger.reserve(k + extra)  # raises, and remembers a refusal by the caller's own budget
+        ledger.reserve(k)
 
     def _past_deadline(self) -> bool:
         deadline = self.ctx.panel.deadline
@@ -189,9 +189,8 @@ class _Search:
 
         async with asyncio.TaskGroup() as group:
             for i, plan in enumerate(plans):
-                key = (plan.member, plan.parent.id if plan.parent else 0)
-                group.create_task(one(i, plan, self.samples[key]), name=f"treesearch:{plan.move}")
-                self.samples[key] += 1
+                group.create_task(one(i, plan, self.samples[plan.member]), name=f"treesearch:{plan.move}")
+                self.samples[plan.member] += 1
         return [r for r in results if r is not None]
 
     async def _grow(self, plan: Plan, sample: int) -> _Grown:

@@ -21,7 +21,7 @@ from pydantic import Field
 from orchestrator.errors import BudgetExceeded
 from orchestrator.types import Candidate, Member
 from strategies.judge import own_model
-from strategies.prompts import grade_messages, parse_score
+from strategies.prompts import grade_messages, parse_score, without_score
 from strategies.verifiers.base import Score, SearchView, VerifierOptions
 
 __all__ = ["JudgeVerifier", "JudgeVerifierOptions"]
@@ -72,7 +72,6 @@ class JudgeVerifier:
             reply = await view.ctx.panel.call(judge, messages, role="verify", reserved=True)
             value = parse_score(reply.text or "") if reply.ok else None
             if value is not None:
-                lines = [ln for ln in (reply.text or "").strip().splitlines() if parse_score(ln) is None]
-                return Score(value, " ".join(lines).strip()[:600])
+                return Score(value, without_score(reply.text or "")[:600])
             failures.append(f"{judge.name}: " + (reply.error.type if reply.error else "no SCORE line"))
         return Score(UNGRADED, "not graded (" + "; ".join(failures) + ")")
