@@ -293,6 +293,7 @@ class _Search:
         written = Counter(n.member for n in tree.nodes)
         return [
             f"best: node {best.id}, score {best.score:.2f} ({self.verifier.name}); path: {steps}",
-            f"{len(tree.nodes)} answers: {tree.fresh_answers} fresh, {tree.refinements} refined; by member: "
+            f"{len(tree.nodes)} answer{'s' if len(tree.nodes) != 1 else ''}: {tree.fresh_answers} fresh, "
+            f"{tree.refinements} refined; by member: "
             + ", ".join(f"{m} {written[m]}" for m in self.members),
         ]
