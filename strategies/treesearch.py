@@ -48,7 +48,7 @@ from orchestrator.types import Candidate, Member, Request, SearchNode, Verdict
 from strategies.base import BaseStrategy, StrategyOptions, abstain, require_answers, short
 from strategies.prompts import refine_messages
 from strategies.search.tree import Node, Plan, SearchTree
-from strategies.tally import Tally, shown
+from strategies.tally import shown
 from strategies.verifiers import Score, SearchView, Verifier, load_verifier
 
 __all__ = ["BetaPriorOptions", "TreeSearch", "TreeSearchOptions"]
@@ -211,7 +211,11 @@ class _Search:
         answer = self.candidates[parent.id]
         feedback = answer.search.feedback if answer.search else ""
         return refine_messages(
-            self.request, shown(answer), parent.score, self._cleared(member, feedback), self.options.refine_prompt
+            self.request,
+            shown(answer),
+            parent.score,
+            self._cleared(member, feedback),
+            self.options.refine_prompt,
         )
 
     def _cleared(self, member: Member, feedback: str) -> str:
@@ -240,7 +244,11 @@ class _Search:
             node = self.tree.tell(g.plan, g.score.value)
             parent = g.plan.parent.id if g.plan.parent else None
             g.candidate.search = SearchNode(
-                id=node.id, parent=parent, move=g.plan.move, score=g.score.value, feedback=g.score.feedback[:1000]
+                id=node.id,
+                parent=parent,
+                move=g.plan.move,
+                score=g.score.value,
+                feedback=g.score.feedback[:1000],
             )
             self.candidates[node.id] = g.candidate
             self.view.answers.append(g.candidate)
@@ -294,6 +302,5 @@ class _Search:
         return [
             f"best: node {best.id}, score {best.score:.2f} ({self.verifier.name}); path: {steps}",
             f"{len(tree.nodes)} answer{'s' if len(tree.nodes) != 1 else ''}: {tree.fresh_answers} fresh, "
-            f"{tree.refinements} refined; by member: "
-            + ", ".join(f"{m} {written[m]}" for m in self.members),
+            f"{tree.refinements} refined; by member: " + ", ".join(f"{m} {written[m]}" for m in self.members),
         ]

@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 
 from strategies.equivalence import Key
 
-__all__ = ["CodeMatcher", "CodeRun", "explain_tests", "extract_code", "normalize_code", "run_tests", "split_tests"]
+__all__ = [
+    "CodeMatcher",
+    "CodeRun",
+    "explain_tests",
+    "extract_code",
+    "normalize_code",
+    "run_tests",
+    "split_tests",
+]
 
 _FENCE = re.compile(r"```[\w+-]*[^\n]*\n(.*?)```", re.DOTALL)
 

@@ -39,7 +39,9 @@ def load_verifier(spec: str | dict[str, Any]) -> Verifier:
     options = dict(spec) if isinstance(spec, dict) else {"kind": spec}
     kind = options.pop("kind", None)
     if not isinstance(kind, str):
-        raise ConfigError("a verifier table needs kind = one of " + ", ".join(verifier_names()), key="verifier")
+        raise ConfigError(
+            "a verifier table needs kind = one of " + ", ".join(verifier_names()), key="verifier"
+        )
     point = next((ep for ep in entry_points(group=GROUP) if ep.name == kind), None)
     if point is None:
         raise UnknownNameError("verifier", kind, verifier_names())

@@ -11,8 +11,16 @@ the HumanEval shape (``def check(candidate): assert ...`` then
 memory limits, a timeout), in a worker thread. The import lines of the question
 are put before the answer's code when it lacks them.
 
->>> expand_tests("def check(candidate):\\n    assert candidate(1) == 2\\n    assert candidate(2) == 3\\ncheck(inc)")
-['def check(candidate):\\n    assert candidate(1) == 2\\n    assert candidate(2) == 3\\ncandidate = inc\\nassert candidate(1) == 2', 'def check(candidate):\\n    assert candidate(1) == 2\\n    assert candidate(2) == 3\\ncandidate = inc\\nassert candidate(2) == 3']
+>>> tests = expand_tests("def check(candidate):\\n    assert candidate(1) == 2\\ncheck(inc)\\nassert inc(0)")
+>>> print(tests[0])
+def check(candidate):
+    assert candidate(1) == 2
+candidate = inc
+assert candidate(1) == 2
+>>> print(tests[1])
+def check(candidate):
+    assert candidate(1) == 2
+assert inc(0)
 """
 
 from __future__ import annotations
@@ -48,7 +56,12 @@ def _check_call(stmt: ast.stmt, defs: dict[str, ast.FunctionDef]) -> tuple[str, 
     if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
         return None
     call = stmt.value
-    if not isinstance(call.func, ast.Name) or call.func.id not in defs or len(call.args) != 1 or call.keywords:
+    if (
+        not isinstance(call.func, ast.Name)
+        or call.func.id not in defs
+        or len(call.args) != 1
+        or call.keywords
+    ):
         return None
     fn = defs[call.func.id]
     params = [*fn.args.posonlyargs, *fn.args.args]
@@ -76,7 +89,9 @@ def expand_tests(script: str) -> list[str]:
                     tests.append("\n".join([*local, ast.unparse(inner)]))
                 else:
                     local.append(ast.unparse(inner))
-        elif _has_assert(stmt) and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        elif _has_assert(stmt) and not isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        ):
             tests.append("\n".join([*setup, ast.unparse(stmt)]))
         else:
             setup.append(ast.unparse(stmt))

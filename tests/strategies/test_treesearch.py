@@ -1,4 +1,4 @@
-"""``treesearch``: the wider/deeper decision, the member bandit, the verifiers, budgets, policy, cancellation."""
+"""``treesearch``: wider or deeper, the member bandit, the verifiers, budgets, policy, cancellation."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def search_config(members: dict, options: str = "", extra: str = "") -> object:
     team = ", ".join(f'"{m}"' for m in members)
     return scripted_config(
         members,
-        f'[teams.t]\nmembers = [{team}]\n[strategies.ts]\nkind = "treesearch"\nteam = "t"\n{options}\n{extra}',
+        f'[teams.t]\nmembers = [{team}]\n[strategies.ts]\nkind = "treesearch"\nteam = "t"\n'
+        f"{options}\n{extra}",
     )
 
 
@@ -113,7 +114,7 @@ def test_tests_verifier_refines_with_failing_output_and_stops_when_all_pass() ->
     verdict, orch = asyncio.run(run(config))
     assert verdict.answer == RIGHT.strip() and verdict.confidence == 1.0
     tree = nodes(verdict)
-    assert [n.search.move for n in tree][0] == "widen"
+    assert tree[0].search.move == "widen"
     assert tree[0].search.score == pytest.approx(1 / 3)  # add(0, 0) == 0 passes even subtracting
     last = tree[-1]
     assert last.search.move == "refine" and last.search.score == 1.0 and last.role == "refine"
@@ -139,7 +140,8 @@ def test_humaneval_shaped_tests_count_each_assert() -> None:
 
     script = (
         "METADATA = {}\n\n\ndef check(candidate):\n    import math\n    assert candidate(1) == 2\n"
-        "    for x in range(3):\n        assert candidate(x) == x + 1\n    assert math.isclose(candidate(0.5), 1.5)\n"
+        "    for x in range(3):\n        assert candidate(x) == x + 1\n"
+        "    assert math.isclose(candidate(0.5), 1.5)\n"
         "\n\ncheck(inc)\n"
     )
     tests = expand_tests(script)
@@ -234,8 +236,10 @@ def test_the_judge_grades_anonymised_answers_never_its_own_model() -> None:
         {"when": r"<answer>\s*41", "answer": "Off by one. SCORE: 2"},
     ]
     config = search_config(
-        {"a": {"answers": ["41"], "rules": grade, "model": "m-a"}, "b": {"answers": ["42"], "rules": grade,
-                                                                      "model": "m-b"}},
+        {
+            "a": {"answers": ["41"], "rules": grade, "model": "m-a"},
+            "b": {"answers": ["42"], "rules": grade, "model": "m-b"},
+        },
         'verifier = "judge"\nbudget = 4\nanswer_type = "number"\nstop_at_score = 0.9',
     )
     verdict, orch = asyncio.run(run(config, "What is 6 x 7?"))
@@ -284,9 +288,7 @@ def test_agreement_scores_the_most_agreed_answer_over_the_whole_tree() -> None:
 
 
 def test_max_calls_stops_the_search_with_a_partial_verdict() -> None:
-    config = search_config(
-        {"a": {"answers": [WRONG]}}, f'budget = 8\nmax_calls = 3\ntests = """{TESTS}"""'
-    )
+    config = search_config({"a": {"answers": [WRONG]}}, f'budget = 8\nmax_calls = 3\ntests = """{TESTS}"""')
     verdict, _ = asyncio.run(run(config))
     assert verdict.partial and verdict.calls == 3 and len(nodes(verdict)) == 3
     assert any("partial: stopped after 3 answers" in n and "max_calls" in n for n in verdict.notes)
@@ -310,8 +312,12 @@ def test_the_callers_max_calls_is_an_error_not_a_cut_answer() -> None:
 
 
 def test_max_cost_stops_the_search() -> None:
-    priced = {"answers": [WRONG], "input_cost_per_token": 0.001, "output_cost_per_token": 0.001,
-              "usage": {"prompt_tokens": 100, "completion_tokens": 100}}
+    priced = {
+        "answers": [WRONG],
+        "input_cost_per_token": 0.001,
+        "output_cost_per_token": 0.001,
+        "usage": {"prompt_tokens": 100, "completion_tokens": 100},
+    }
     config = search_config({"a": priced}, f'budget = 8\nmax_cost_usd = 0.5\ntests = """{TESTS}"""')
     verdict, _ = asyncio.run(run(config))
     assert verdict.partial and verdict.cost_usd <= 0.5 and len(nodes(verdict)) == 2  # 0.2 a call
@@ -328,7 +334,9 @@ def test_batch_answers_run_in_parallel() -> None:
 
 
 def test_the_deadline_ends_the_search() -> None:
-    config = search_config({"a": {"answers": [WRONG], "latency_s": 0.25}}, f'budget = 20\ntests = """{TESTS}"""')
+    config = search_config(
+        {"a": {"answers": [WRONG], "latency_s": 0.25}}, f'budget = 20\ntests = """{TESTS}"""'
+    )
     verdict, _ = asyncio.run(run(config, tags={"deadline_s": 0.6}))
     assert verdict.partial and 1 <= len(nodes(verdict)) <= 3
     assert any("deadline" in n for n in verdict.notes)
@@ -383,10 +391,13 @@ def test_feedback_the_policy_would_refuse_is_not_forwarded() -> None:
     config = search_config(
         {"a": {"answers": [WRONG], "rules": [refine]}},
         'budget = 4\nseed = 1\ntests = """assert add(1, 2) == 3, "FALCON"\n"""',
-        '[[policy.rules]]\nmatch = "FALCON"\nsensitivity = "secret"\n[policy.secret]\nallow = ["locality:local"]\n',
+        '[[policy.rules]]\nmatch = "FALCON"\nsensitivity = "secret"\n'
+        '[policy.secret]\nallow = ["locality:local"]\n',
     )
     verdict, orch = asyncio.run(run(config))
-    refines = [c.messages[-1]["content"] for c in orch["a"] if "An earlier answer" in c.messages[-1]["content"]]
+    refines = [
+        c.messages[-1]["content"] for c in orch["a"] if "An earlier answer" in c.messages[-1]["content"]
+    ]
     assert refines and len(refines) == sum(1 for n in nodes(verdict) if n.search.move == "refine")
     for prompt in refines:
         assert "FALCON" not in prompt and "assert add" not in prompt and "withheld" in prompt
