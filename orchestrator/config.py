@@ -41,11 +41,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from orchestrator.breaker import BreakerConfig
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.policy import PolicyConfig
 from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
+from orchestrator.sovereignty.breaker import BreakerConfig
+from orchestrator.sovereignty.policy import PolicyConfig
 from orchestrator.types import Member
 
 __all__ = [

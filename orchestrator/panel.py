@@ -36,8 +36,8 @@ from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 if TYPE_CHECKING:
-    from orchestrator.breaker import Breakers, Failover
-    from orchestrator.policy import Clearance
+    from orchestrator.sovereignty.breaker import Breakers, Failover
+    from orchestrator.sovereignty.policy import Clearance
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 

@@ -30,7 +30,6 @@ from starlette.routing import Route
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.engine import Orchestrator
 from orchestrator.errors import BudgetExceeded, ShoalError
-from orchestrator.health import HealthCollector
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
@@ -40,6 +39,7 @@ from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_s
 from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
 from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
 from orchestrator.registry import Registry
+from orchestrator.sovereignty.health import HealthCollector
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
 __all__ = ["Proxy", "app_from_env", "create_app"]
