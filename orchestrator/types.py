@@ -195,7 +195,9 @@ class SearchNode(BaseModel):
 
     ``move`` is ``widen`` (a fresh answer to the question) or ``refine`` (an answer
     rewritten from its ``parent``); ``parent`` is None for a fresh answer.
-    ``feedback`` is what the verifier said of it (shown to the member refining it).
+    ``feedback`` is what the verifier said of it. It goes back to the caller in the verdict, and to a
+    member asked to refine the answer only after the request's policy has read it (``treesearch``
+    clears it as it clears a request: feedback may quote tests the request's messages do not hold).
     """
 
     model_config = ConfigDict(extra="forbid")

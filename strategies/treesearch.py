@@ -196,6 +196,8 @@ class _Search:
     async def _grow(self, plan: Plan, sample: int) -> _Grown:
         """One answer (fresh or a refinement) and its score."""
         member = self.members[plan.member]
+        # What leaves: the request's own messages, or them with an answer another cleared member wrote and
+        # the verifier's feedback (read by the policy in _cleared); panel.call checks the member itself.
         if plan.parent is None:
             messages, role = self.request.wire_messages(), "answer"
         else:
