@@ -34,7 +34,9 @@ def main(out: Path) -> None:
     members = [s for s in by if s.startswith("member:")]
     best = max(members, key=lambda s: len(solved[s]), default=None)
     print(f"{len(items)} HumanEval items: {items[0]} .. {items[-1]}\n" if items else "no complete item\n")
-    print("| strategy | pass@1 | 95% CI | calls / item | calls / solved item | solved, not by best | reverse |")
+    print(
+        "| strategy | pass@1 | 95% CI | calls / item | calls / solved item | solved, not by best | reverse |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in [*(s for s in by if not s.startswith("member:")), *members]:
         k, n = len(solved[name]), len(items)
