@@ -14,7 +14,7 @@ which model pays off (AB-MCTS, :mod:`strategies.search.tree`). Configured as::
     verifier = "tests"          # auto (tests when there are tests, else agreement) | judge | agreement
     budget = 8                  # answers generated (fresh + refined), the search's calls
     batch = 2                   # answers generated in parallel per step
-    stop_at_score = 1.0         # stop once an answer scores this (all tests pass)
+    stop_at_score = 1.0         # stop after the step in which an answer scores this (all tests pass)
     prior = { a = 0.5, b = 0.5 }   # Beta prior of every posterior (Jeffreys)
     members = ["a", "b"]        # who may write answers (default: the team)
     refine_prompt = "Fix the failing tests."   # the instruction of a refinement call
@@ -28,7 +28,10 @@ feedback); the notes give the path to the best answer. A verifier's own calls
 (a judge's) count against ``max_calls``/``max_cost_usd`` but not ``budget``.
 A step that the budgets cannot pay for is not started (the verdict is
 ``partial``), nor one after the request's deadline; a cancelled request stops
-the search, cancelling the calls in flight.
+the search, cancelling the calls in flight. The answers of a step enter the
+tree in the order they were planned, not as they complete, and the sampler is
+seeded from ``seed`` and the question, so a replay from recorded calls takes
+the same path.
 """
 
 from __future__ import annotations
