@@ -2,7 +2,7 @@
 
 Run the benchmark (offline; the two Qwen2.5-Coder models pulled first), then this script on its output::
 
-    shoal bench -d humaneval -n N -k 1 --no-plots -c benchmarks/humaneval_treesearch/panel.toml \\
+    shoal bench -d humaneval -n 13 -k 1 --no-plots -c benchmarks/humaneval_treesearch/panel.toml \\
         -s single,vote4,treesearch4 -o benchmarks/humaneval_treesearch
     python benchmarks/humaneval_treesearch.py benchmarks/humaneval_treesearch
 
