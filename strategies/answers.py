@@ -230,7 +230,7 @@ def matcher_for(
         return JsonMatcher(question)
     if kind == "code":
         return CodeMatcher(question, settings.tests, settings.test_timeout_s)
-    return TextMatcher(settings.text_match, settings.text_threshold, settings.embedder)
+    return TextMatcher(settings.text_match, settings.text_threshold, settings.embedder, question)
 
 
 def answer_key(text: str, answer_type: AnswerType = "text", question: str = "") -> str:
