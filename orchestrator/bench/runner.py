@@ -316,6 +316,7 @@ class BenchRunner:
                     "role": c.role,
                     "text": (c.text or "")[:_MAX_TEXT] if c.error is None else None,
                     "error": c.error.type if c.error is not None else None,
+                    **({"search": c.search.model_dump()} if c.search is not None else {}),
                 }
                 for c in candidates
             ],
