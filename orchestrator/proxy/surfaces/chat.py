@@ -5,7 +5,10 @@ as ``Request.params``; the messages become ``Request.messages`` (legacy
 ``functions``/``function_call`` and ``role: "function"`` messages are mapped to
 tools, tool calls and tool messages first). Both are what the policy scans
 (``Gatekeeper.clear`` reads the whole engine request) before any call is made.
-Any other field is ignored, never forwarded.
+Any other field is ignored, never forwarded; of a message only ``role``, text
+``content``, ``name``, ``tool_calls`` and ``tool_call_id`` are kept
+(:class:`~orchestrator.types.Message`), and the policy reads every string of the
+messages and params (``orchestrator.sovereignty.policy.forwarded_texts``).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class LegacyMessage(Message):
     """A message that may also be ``role: "function"`` (the pre-tools format)."""
 
     role: Literal["system", "user", "assistant", "tool", "developer", "function"]  # type: ignore[assignment]
+    function_call: dict[str, Any] | None = None  # mapped to a tool call by _messages
 
 
 class ChatRequest(BaseModel):

@@ -8,9 +8,10 @@ model_aliases`` when it is not a served model id.
 Where the policy sees each field (all of it goes into the one engine
 :class:`~orchestrator.types.Request` that ``Gatekeeper.clear`` scans):
 
-- ``system`` becomes a system message; ``messages`` chat messages: text and
-  image blocks as content parts, ``tool_use`` blocks the assistant's tool
-  calls, ``tool_result`` blocks tool messages;
+- ``system`` becomes a system message; ``messages`` chat messages: text
+  blocks as text parts, ``tool_use`` blocks the assistant's tool calls,
+  ``tool_result`` blocks tool messages (image blocks are a 400: the policy
+  reads text only);
 - ``tools`` become ``params["tools"]`` (``input_schema`` as the parameters),
   ``tool_choice`` ``params["tool_choice"]``, ``stop_sequences``
   ``params["stop"]``, ``max_tokens``, ``temperature``, ``top_p``, ``top_k`` as is;
@@ -135,22 +136,20 @@ def _messages(message: AnthropicMessage, index: int) -> list[Message]:
         where = f"messages.{index}.content.{at}"
         if kind == "text":
             parts.append({"type": "text", "text": str(block.get("text", ""))})
-        elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block, where)}})
         elif kind == "tool_use" and message.role == "assistant":
             arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
             calls.append(
                 {
-                    "id": block.get("id"),
+                    "id": str(block.get("id") or f"toolu_{at}"),
                     "type": "function",
-                    "function": {"name": block.get("name"), "arguments": arguments},
+                    "function": {"name": str(block.get("name") or ""), "arguments": arguments},
                 }
             )
         elif kind == "tool_result" and message.role == "user":
             content = _result_text(block.get("content"), where)
             results.append(
                 Message.model_validate(
-                    {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": content}
+                    {"role": "tool", "tool_call_id": str(block.get("tool_use_id") or ""), "content": content}
                 )
             )
         elif kind in DROPPED_BLOCKS:
@@ -166,17 +165,8 @@ def _messages(message: AnthropicMessage, index: int) -> list[Message]:
         if text or calls:
             out.append(Message.model_validate(data))
     elif parts:
-        out.append(Message(role="user", content=parts))
+        out.append(Message.model_validate({"role": "user", "content": parts}))
     return out
-
-
-def _image_url(block: dict[str, Any], where: str) -> str:
-    source = block.get("source") or {}
-    if source.get("type") == "base64":
-        return f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
-    if source.get("type") == "url" and source.get("url"):
-        return str(source["url"])
-    raise _unsupported(f"{where}.source.type", f"image sources of type {source.get('type')!r}")
 
 
 def _result_text(content: Any, where: str) -> str:

@@ -90,13 +90,13 @@ def input_messages(given: str | list[dict[str, Any]]) -> list[Message]:
             out.append(_message(item, index))
         elif kind == "function_call":
             call = {
-                "id": item.get("call_id") or item.get("id"),
+                "id": str(item.get("call_id") or item.get("id") or f"call_{index}"),
                 "type": "function",
                 "function": {"name": item.get("name", ""), "arguments": item.get("arguments", "")},
             }
             last = out[-1] if out else None
             if last is not None and last.role == "assistant":
-                calls = list((last.model_extra or {}).get("tool_calls") or [])
+                calls = [c.model_dump() for c in last.tool_calls or []]
                 out[-1] = Message.model_validate(
                     {**last.model_dump(exclude_none=True), "tool_calls": [*calls, call]}
                 )
@@ -108,7 +108,9 @@ def input_messages(given: str | list[dict[str, Any]]) -> list[Message]:
             output = item.get("output")
             text = output if isinstance(output, str) else _parts_text(output, f"input.{index}.output")
             out.append(
-                Message.model_validate({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
+                Message.model_validate(
+                    {"role": "tool", "tool_call_id": str(item.get("call_id")), "content": text}
+                )
             )
         else:
             raise unsupported(f"input.{index}.type", f"input items of type {kind!r}")
@@ -132,15 +134,13 @@ def _message(item: dict[str, Any], index: int) -> Message:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in ("input_text", "output_text", "text"):
             parts.append({"type": "text", "text": part.get("text", "")})
-        elif kind == "input_image" and part.get("image_url"):
-            parts.append({"type": "image_url", "image_url": {"url": part["image_url"]}})
         elif kind == "refusal":
             parts.append({"type": "text", "text": part.get("refusal", "")})
         else:
             raise unsupported(f"input.{index}.content.{at}.type", f"content parts of type {kind!r}")
     if role == "assistant":  # an assistant's earlier output goes back as its text
         return Message(role=role, content="".join(p.get("text", "") for p in parts))
-    return Message(role=role, content=parts)
+    return Message.model_validate({"role": role, "content": parts})
 
 
 def _parts_text(parts: Any, where: str) -> str:
