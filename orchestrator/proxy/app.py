@@ -94,7 +94,8 @@ class Proxy:
         self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
         self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
         instance = config.state.instance_name()
-        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
+        cache = self.orchestrator.response_cache
+        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance, cache))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -241,7 +242,11 @@ class Proxy:
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
         try:
             return await self.orchestrator.run(
-                request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
+                request,
+                strategy=planned.target.strategy,
+                member=planned.target.member,
+                on_delta=on_delta,
+                cache=planned.chat.choices == 1,  # n samples are n answers, not one answer n times
             )
         except BudgetExceeded as exc:
             raise self.quota.explain(exc, planned.chat.shoal) from None

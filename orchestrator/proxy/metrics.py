@@ -97,7 +97,7 @@ class StateCollector:
     being avoided after a failure), ``shoal_state_round_trips_total`` and
     ``shoal_state_fallbacks_total{kind}`` (operations that fell back to local state or
     failed closed because Redis could not be reached), and the response cache's
-    ``shoal_cache_{hits,misses,stores}_total``.
+    ``shoal_cache_{hits,misses,stores,refused}_total``.
     """
 
     def __init__(self, state: Any, instance: str, cache: Any = None) -> None:
@@ -130,7 +130,10 @@ class StateCollector:
             fallbacks.add_metric([kind], count)
         yield fallbacks
         if self._cache is not None:
-            for name in ("hits", "misses", "stores"):
-                yield CounterMetricFamily(
-                    f"shoal_cache_{name}", f"Response cache {name}.", value=getattr(self._cache, name)
-                )
+            for name, text in (
+                ("hits", "Requests answered from the response cache."),
+                ("misses", "Requests the response cache could not answer."),
+                ("stores", "Verdicts stored in the response cache."),
+                ("refused", "Cached answers not served: the policy excludes a member they came from."),
+            ):
+                yield CounterMetricFamily(f"shoal_cache_{name}", text, value=getattr(self._cache, name))
