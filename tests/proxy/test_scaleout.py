@@ -8,6 +8,7 @@ whose upstream is a fake in this process, so the tests count exactly what reache
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ KEYS = ("sk-scale-one", "sk-scale-two", "sk-scale-three")
 QUESTION = [{"role": "user", "content": "What is six times seven?"}]
 
 
-def config(path: Path, upstream: FakeUpstream, redis: RedisServer, server: str = "", state: str = "") -> Path:
+def config(
+    path: Path, upstream: FakeUpstream, redis: RedisServer, server: str = "", state: str = "", extra: str = ""
+) -> Path:
     path.write_text(
         f"""
 [members.up]
@@ -45,6 +48,7 @@ backend = "redis"
 url = "{redis.url}"
 retry_s = 0.3
 {state}
+{extra}
 """,
         encoding="utf-8",
     )
@@ -196,3 +200,40 @@ def test_killing_redis_follows_the_failure_mode_and_recovers(tmp_path: Path, ups
         for server in servers:
             server.stop()
         own.stop()
+
+
+def test_two_servers_share_the_response_cache_and_a_stream_gets_the_cached_answer(
+    tmp_path: Path, upstream: FakeUpstream, redis: RedisServer
+) -> None:
+    upstream.reset()
+    path = config(tmp_path / "shoal.toml", upstream, redis, extra="[cache]\nenabled = true\nttl_s = 60")
+    servers = start_group(tmp_path, path, 2)
+    try:
+        first, second = servers
+        stored = post(first, KEYS[0])
+        assert stored.status_code == 200 and stored.json()["shoal"]["cached"] is False
+        assert len(upstream.bodies) == 1
+        served = post(second, KEYS[0])
+        assert served.status_code == 200 and len(upstream.bodies) == 1  # nothing sent upstream
+        body = served.json()
+        assert body["shoal"]["cached"] is True and body["shoal"]["calls"] == 0
+        assert body["choices"][0]["message"]["content"] == stored.json()["choices"][0]["message"]["content"]
+        assert second.metric("shoal_cache_hits_total") == 1
+        assert first.metric("shoal_cache_misses_total") == 1 and first.metric("shoal_cache_stores_total") == 1
+
+        with httpx.stream(
+            "POST",
+            second.base_url + "/chat/completions",
+            json={"model": "up", "messages": QUESTION, "stream": True},
+            headers={"Authorization": f"Bearer {KEYS[0]}"},
+            timeout=30,
+        ) as streamed:
+            lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "data: [DONE]"
+        chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        assert text == "The answer is 42." and len(upstream.bodies) == 1
+        assert chunks[-1]["shoal"]["cached"] is True
+    finally:
+        for server in servers:
+            server.stop()
