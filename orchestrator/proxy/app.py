@@ -89,13 +89,13 @@ class Proxy:
     def __init__(self, config: ShoalConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.settings = config.server
-        self.metrics = ProxyMetrics()
+        instance = config.state.instance_name()
+        self.metrics = ProxyMetrics(instance)  # with --workers N: the whole server's (multiprocess)
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
         self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
-        self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
-        instance = config.state.instance_name()
+        self.metrics.collect_at_scrape(HealthCollector(self.orchestrator))  # members' breakers
         cache = self.orchestrator.response_cache
-        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance, cache))
+        self.metrics.collect_at_scrape(StateCollector(self.orchestrator.state, instance, cache))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -309,6 +309,7 @@ class Proxy:
             try:
                 yield
             finally:
+                self.metrics.worker_exit()
                 await self.orchestrator.aclose()
 
         app = Starlette(

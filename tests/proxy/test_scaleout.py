@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.proxy.servers import FakeUpstream, Served, running, start_serve
+from tests.proxy.servers import FakeUpstream, Served, running, serve_env, start_serve
 from tests.redis_server import RedisServer
 
 KEYS = ("sk-scale-one", "sk-scale-two", "sk-scale-three")
@@ -237,3 +238,41 @@ def test_two_servers_share_the_response_cache_and_a_stream_gets_the_cached_answe
     finally:
         for server in servers:
             server.stop()
+
+
+def test_metrics_with_two_workers_report_the_whole_server(tmp_path: Path, upstream: FakeUpstream) -> None:
+    upstream.reset()
+    path = tmp_path / "shoal.toml"
+    path.write_text(
+        f"""
+[members.up]
+provider = "openai_compat"
+model = "fake"
+api_base = "{upstream.base_url}"
+
+[state]
+instance = "web-7"
+""",
+        encoding="utf-8",
+    )
+    env = {**serve_env(), "TMPDIR": str(tmp_path)}  # where `shoal serve` makes its metrics directory
+    server = start_serve(path, tmp_path, "--workers", "2", env=env)
+    try:
+        assert len(list(tmp_path.glob("shoal-metrics-*"))) == 1
+        for _ in range(20):  # a new connection each: the kernel hands them to either worker
+            answer = httpx.post(
+                server.base_url + "/chat/completions", json={"model": "up", "messages": QUESTION}, timeout=30
+            )
+            assert answer.status_code == 200
+        for _ in range(6):  # whichever worker answers the scrape, it reports both
+            assert server.metric("shoal_workers") == 2
+            assert server.metric("shoal_requests_total", model="up", status="200", stream="false") == 20
+            assert server.metric("shoal_upstream_calls_total", member="up", outcome="ok") == 20
+            assert server.metric("shoal_member_calls_total", member="up") == 20  # breakers' counters too
+            assert server.metric("shoal_member_up", member="up") == 1
+            labelled = {"model": "up", "status": "200", "stream": "false", "instance": "web-7"}
+            assert server.metric("shoal_requests_total", **labelled) == 20
+            assert server.metric("shoal_state_info", backend="memory", instance="web-7") == 1
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    assert list(tmp_path.glob("shoal-metrics-*")) == []  # removed at exit
