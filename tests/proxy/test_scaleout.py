@@ -89,7 +89,8 @@ def trio(
 ) -> Iterator[list[Served]]:
     """Three servers on one Redis, each key limited to 60 requests a minute."""
     workdir = tmp_path_factory.mktemp("trio")
-    path = config(workdir / "shoal.toml", upstream, redis, "key_requests_per_minute = 60")
+    # a generous command timeout: on a loaded machine a slow reply would fail limits open (by design)
+    path = config(workdir / "shoal.toml", upstream, redis, "key_requests_per_minute = 60", "timeout_s = 2.0")
     servers = start_group(workdir, path, 3)
     yield servers
     for server in servers:
