@@ -8,7 +8,7 @@ Redis (shared by every worker and machine) with the Redis one.
 The key is exact: a fingerprint of the configuration that decides answers (every member's
 provider, model, params and options without secrets; strategies, teams, routes), the
 target (a member asked directly, or the routed strategy and team), the roster of members
-the request's clearance lets through, the request's parameters and its messages. A
+the request's clearance lets through, the request's parameters, labels and messages. A
 request that may see fewer members than another never shares its entries.
 
 Where the policy sees the cache: the engine computes the request's clearance and admits
@@ -77,6 +77,7 @@ class ResponseCache:
             "team": route.team,
             "roster": roster,
             "params": request.params,
+            "labels": request.tags.labels,  # members see them (a simulated member reads its gold)
             "messages": request.wire_messages(),
         }
         blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str)

@@ -79,6 +79,7 @@ async def test_the_key_is_exact_messages_params_strategy_member_and_panel() -> N
     await orch.run("What is six times seven?")
     await orch.run("What is six times seven? ")  # other messages
     await orch.run("What is six times seven?", params={"temperature": 0.2})  # other params
+    await orch.run("What is six times seven?", tags={"labels": {"gold": "41"}})  # other labels
     await orch.run("What is six times seven?", strategy="early")  # other strategy
     await orch.run("What is six times seven?", member="local-a")  # a member directly
     assert orch.response_cache is not None and orch.response_cache.hits == 0
