@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import StateUnavailable
 from orchestrator.logs import get_logger
 from orchestrator.types import Request, Route, Usage, Verdict
 
@@ -115,7 +116,13 @@ class ResponseCache:
             return
         members = sorted({c.member for c in verdict.candidates if c.attempts > 0 or c.cached})
         body = {"v": _VERSION, "members": members, "verdict": verdict.model_dump(mode="json")}
-        await self.state.put(KIND, key, json.dumps(body, ensure_ascii=False).encode(), self.settings.ttl_s)
+        try:
+            await self.state.put(
+                KIND, key, json.dumps(body, ensure_ascii=False).encode(), self.settings.ttl_s
+            )
+        except StateUnavailable:  # cache = "closed" refuses to serve unvouched answers, not to answer
+            log.warning("response_cache_not_stored")
+            return
         self.stores += 1
 
     @staticmethod

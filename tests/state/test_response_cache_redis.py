@@ -6,8 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.config import parse_config
 from orchestrator.engine import Orchestrator
+from orchestrator.errors import StateUnavailable
 from orchestrator.state import StateConfig, open_state
 from orchestrator.state.redis_backend import RedisState
 from tests.helpers import Counted, scripted_toml
@@ -92,4 +95,20 @@ async def test_with_redis_down_the_cache_is_a_miss_and_the_panel_answers(
         await asyncio.sleep(0.25)
         served = (await orch.run("q")).cached
     assert served
+    await orch.aclose()
+
+
+async def test_with_cache_closed_redis_down_refuses_rather_than_answering_unvouched(
+    redis_server: RedisServer, budgets_path: Path
+) -> None:
+    redis_server.flush()
+    counted = Counted()
+    orch = instance(counted, redis_server.url, budgets_path, cache="closed")
+    redis_server.stop()
+    try:
+        with pytest.raises(StateUnavailable, match=r"\(cache\)"):
+            await orch.run("q")
+        assert counted.calls == {}  # nothing was sent
+    finally:
+        redis_server.start()
     await orch.aclose()
