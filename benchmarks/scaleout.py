@@ -162,6 +162,14 @@ def start_all(paths: list[Path], workers: int) -> list[tuple[subprocess.Popen[st
     return [start_proxy(path, path.parent / "serve.log", workers) for path in paths]
 
 
+def show_logs(paths: list[Path]) -> None:
+    for path in paths:
+        print(
+            f"{path.parent / 'serve.log'}:\n" + (path.parent / "serve.log").read_text()[-3000:],
+            file=sys.stderr,
+        )
+
+
 def _body(model: str) -> bytes:
     return json.dumps({"model": model, "messages": QUESTION}).encode()
 
@@ -273,7 +281,8 @@ def measure_setup(
 ) -> dict[str, object]:
     if setup.redis:
         _redis(redis_url).flushall()
-    servers = start_all(write_configs(tmp, setup, upstream, redis_url, binding=False), setup.workers)
+    paths = write_configs(tmp, setup, upstream, redis_url, binding=False)
+    servers = start_all(paths, setup.workers)
     urls = [url for _, url in servers]
     try:
         ops_before = redis_ops(redis_url) if setup.redis else (0, 0)
@@ -286,16 +295,22 @@ def measure_setup(
         ops_after = redis_ops(redis_url) if setup.redis else (0, 0)
         commands, scripts = (after - before for after, before in zip(ops_after, ops_before, strict=True))
         trips = sum(metric_sum(u, "shoal_state_round_trips_total") for u in urls) - trips_before
+    except Exception:
+        show_logs(paths)
+        raise
     finally:
         for proc, _ in servers:
             stop(proc)
     if setup.redis:
         _redis(redis_url).flushall()
-    servers = start_all(write_configs(tmp, setup, upstream, redis_url, binding=True), setup.workers)
+    paths = write_configs(tmp, setup, upstream, redis_url, binding=True)
+    servers = start_all(paths, setup.workers)
     urls = [url + "/chat/completions" for _, url in servers]
     try:
         rate_codes = asyncio.run(burst(urls, "fast", args.burst, KEYS[0], args.window))
         budget_codes = asyncio.run(burst(urls, "shoal/budget", args.burst, KEYS[1], args.window))
+        if 500 in rate_codes + budget_codes:
+            show_logs(paths)
     finally:
         for proc, _ in servers:
             stop(proc)
