@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
@@ -50,6 +50,7 @@ from orchestrator.response_cache import ResponseCache
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -82,10 +83,13 @@ class Orchestrator:
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
         state: SharedState | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
-        holds what several workers share (default: the ``[state]`` section's backend)."""
+        holds what several workers share (default: the ``[state]`` section's backend);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.state = state if state is not None else self.state_for(config)
         # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
         self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
@@ -155,7 +159,10 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
@@ -164,6 +171,7 @@ class Orchestrator:
                 chosen = self.strategy(route.strategy)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             responses = self.response_cache if cache else None
             cache_key = None
             if responses is not None:
@@ -174,6 +182,7 @@ class Orchestrator:
                 if hit is not None:
                     verdict = responses.served(hit, request, route, time.perf_counter() - started)
                     verdict.sensitivity = clearance.sensitivity
+                    span.done(verdict)
                     if on_delta is not None and verdict.answer:
                         on_delta(StreamDelta(text=verdict.answer))  # a streaming request streams it
                     log.info("request_cached", request_id=request.request_id, strategy=route.strategy)
@@ -197,6 +206,7 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
                 state=self.state,
                 accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
@@ -218,6 +228,7 @@ class Orchestrator:
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 if responses is not None and cache_key is not None:
                     await responses.store(cache_key, verdict)
                 log.info(
@@ -286,6 +297,7 @@ class Orchestrator:
         await context.exit_stack.aclose()
         self._gates = MemberGates(self.settings, self.state)
         await self.state.aclose()
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 
@@ -346,8 +358,13 @@ class Orchestrator:
         if isinstance(question, Request):
             request = question
         else:
-            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
-            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            try:
+                tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+                request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "question"
+                raise UsageError(f"{where}: {first['msg']}") from None
         if not request.messages or not any(m.text().strip() for m in request.messages):
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request
