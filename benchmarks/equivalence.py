@@ -171,7 +171,14 @@ def run(folder: Path = FOLDER, types: set[str] | None = None) -> Report:
                 false_merges += 1
                 merged.append(f"{case['a'][-80:]!r} == {case['b'][-80:]!r} ({case['type']})")
     return Report(
-        suites, false_merges, false_merge_pairs, merged, dict(keyer.key_us), heldout, heldout_merges, heldout_pairs
+        suites,
+        false_merges,
+        false_merge_pairs,
+        merged,
+        dict(keyer.key_us),
+        heldout,
+        heldout_merges,
+        heldout_pairs,
     )
 
 

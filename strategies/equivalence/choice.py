@@ -3,9 +3,13 @@ r"""Multiple choice: the option an answer picks, by its label.
 Labels are letters (A-J), or, when the question lists them, kana (ア イ ウ エ / あ い う え), circled
 numbers (① ② ③) or Roman numerals (I II III IV). The final stated answer wins: the last of
 "Answer: B", "the correct answer is B", ``\boxed{B}``, ``$B$``, ``**B**``, "Answer - B", "回答：C",
-"答えはBです", "正解は(B)", "C です", "選択肢Cが正しい"; else an answer that starts with a label
-("B", "(B)", "B) Paris"); else the option whose text the answer names ("Paris" picks B). Labels the
-question does not offer are ignored; an answer that names two options without a marker gets no key.
+"答えはBです", "正解は(B)", "C です", "選択肢Cが正しい", and the answer prefixes of other languages
+("Antwort: B", "Respuesta: B", "답변: B", "الإجابة: ب", with Arabic and Bengali option letters read as
+A-D); else, when the question lists its options, the last choice stated at the end of a sentence and
+not negated ("I'd go with D.", "It's C.", "so C.", "A is correct"); else an answer that starts with a
+label and names no other ("B", "(B)", "B) Paris"); else the option whose text the answer names
+("Paris" picks B) without a negation. Labels the question does not offer are ignored; an answer that
+names two options without choosing one gets no key.
 
 >>> m = ChoiceMatcher("Capital of France?\nA) Lyon\nB) Paris\nC) Nice")
 >>> [m.key(t).canonical for t in ["B", "(b)", "Answer: b", "The correct option is B) Paris", "Paris"]]
@@ -42,10 +46,34 @@ _INLINE_OPTION = re.compile(
 )
 _FOREIGN_MARKERS = "|".join(
     [
-        "antwort", "respuesta", "risposta", "réponse", "reponse", "resposta", "jawaban", "jibu", "ответ",
-        "답변", "정답", "답", "উত্তর", "उत्तर", "الإجابة النهائية", "الإجابة الصحيحة هي",
-        "الإجابة الصحيحة", "الإجابة هي", "الإجابة", "الجواب النهائي", "الجواب", "إجابة", "idahun", "ìdáhùn",
-        "idáhùn", "àdáhùn", "คำตอบ", "సమాధానం",
+        "antwort",
+        "respuesta",
+        "risposta",
+        "réponse",
+        "reponse",
+        "resposta",
+        "jawaban",
+        "jibu",
+        "ответ",
+        "답변",
+        "정답",
+        "답",
+        "উত্তর",
+        "उत्तर",
+        "الإجابة النهائية",
+        "الإجابة الصحيحة هي",
+        "الإجابة الصحيحة",
+        "الإجابة هي",
+        "الإجابة",
+        "الجواب النهائي",
+        "الجواب",
+        "إجابة",
+        "idahun",
+        "ìdáhùn",
+        "idáhùn",
+        "àdáhùn",
+        "คำตอบ",
+        "సమాధానం",
     ]
 )
 # Option letters written in another script after an answer marker (simple-evals' normalize_extracted_answer).
@@ -139,7 +167,10 @@ class ChoiceMatcher:
         self._stated = (
             [
                 re.compile(rf"{_STATED}{_OPEN}{label}{_CLOSE}(?=\s*(?:[.!。]|$))", re.IGNORECASE),
-                re.compile(rf"(?:^|(?<=[\s(（「*]))\(?{label}\)?{_DECLARED}\b(?!\s*(?:if|only|when)\b)", re.I),
+                re.compile(
+                    rf"(?:^|(?<=[\s(（「*]))\(?{label}\)?{_DECLARED}\b(?!\s*(?:if|only|when)\b)",
+                    re.IGNORECASE,
+                ),
             ]
             if self.options
             else []
