@@ -51,6 +51,7 @@ from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
 from orchestrator.state.settings import CacheConfig, StateConfig
+from orchestrator.telemetry import TelemetryConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -145,6 +146,7 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)  # traces, off by default
     state: StateConfig = Field(default_factory=StateConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)

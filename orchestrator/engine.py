@@ -49,6 +49,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -81,10 +82,13 @@ class Orchestrator:
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
         state: SharedState | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
-        holds what several workers share (default: the ``[state]`` section's backend)."""
+        holds what several workers share (default: the ``[state]`` section's backend);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.state = state if state is not None else self.state_for(config)
         # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
         self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
@@ -149,7 +153,10 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
@@ -158,6 +165,7 @@ class Orchestrator:
                 chosen = self.strategy(route.strategy)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -177,6 +185,7 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
                 state=self.state,
                 accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
@@ -198,6 +207,7 @@ class Orchestrator:
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -264,6 +274,7 @@ class Orchestrator:
         await context.exit_stack.aclose()
         self._gates = MemberGates(self.settings, self.state)
         await self.state.aclose()
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 

@@ -20,6 +20,7 @@ __all__ = [
     "Message",
     "Request",
     "Route",
+    "SearchNode",
     "Tags",
     "ToolCall",
     "Usage",
@@ -258,6 +259,25 @@ class CandidateError(BaseModel):
     retry_after: float | None = None
 
 
+class SearchNode(BaseModel):
+    """Where an answer sits in a tree search (``treesearch``): its node, parent, move and score.
+
+    ``move`` is ``widen`` (a fresh answer to the question) or ``refine`` (an answer
+    rewritten from its ``parent``); ``parent`` is None for a fresh answer.
+    ``feedback`` is what the verifier said of it. It goes back to the caller in the verdict, and to a
+    member asked to refine the answer only after the request's policy has read it (``treesearch``
+    clears it as it clears a request: feedback may quote tests the request's messages do not hold).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    parent: int | None = None
+    move: Literal["widen", "refine"]
+    score: float = Field(ge=0.0, le=1.0)
+    feedback: str = ""
+
+
 class Candidate(BaseModel):
     """One member's answer to one call, or the reason it has none."""
 
@@ -276,6 +296,7 @@ class Candidate(BaseModel):
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     replaces: str | None = None  # the member whose seat this fallback took
+    search: SearchNode | None = None  # set by a tree search on the answers it scored
 
     @property
     def ok(self) -> bool:

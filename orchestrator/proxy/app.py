@@ -313,7 +313,8 @@ class Proxy:
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
             lifespan=lifespan,
         )
-        return Guard(app, self)  # type: ignore[return-value]
+        # With [telemetry] on, a server span continues the caller's traceparent (else: the app itself).
+        return self.orchestrator.tracer.asgi(Guard(app, self))  # type: ignore[no-any-return]
 
 
 async def read_json(request: Request, settings: Any) -> Any:
