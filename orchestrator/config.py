@@ -57,6 +57,7 @@ __all__ = [
     "StrategyConfig",
     "TeamConfig",
     "load_config",
+    "strategy_options_error",
 ]
 
 DEFAULT_TEAM = "all"
@@ -157,13 +158,34 @@ class ShoalConfig(BaseModel):
             return next(iter(self.teams))
         return DEFAULT_TEAM
 
-    def strategy_config(self, name: str, registry: Registry) -> StrategyConfig:
-        """The named strategy section, or an implicit one when ``name`` is a strategy kind."""
+    def strategy_config(self, name: str, registry: Registry, *, team: str | None = None) -> StrategyConfig:
+        """The named strategy section, or an implicit one when ``name`` is a strategy kind.
+
+        An implicit section takes its kind's defaults (``Options.defaults_for``) from the
+        team it runs on (``team``, else the default team) and the whole roster: ``-s judge``
+        gets judges from outside the answering team, ``-s fusion`` the strongest aggregator.
+        """
         if name in self.strategies:
             return self.strategies[name]
         if name in registry.names("strategy"):
-            return StrategyConfig(kind=name)
+            options_model = getattr(registry.strategy(name), "Options", None)
+            defaults_for = getattr(options_model, "defaults_for", None)
+            if defaults_for is None:
+                return StrategyConfig(kind=name)
+            members = self.team_members(team or self.team_of(None))
+            return StrategyConfig(kind=name, **defaults_for(members, list(self.members.values())))
         raise UnknownNameError("strategy", name, [*self.strategies, *registry.names("strategy")])
+
+
+def strategy_options_error(name: str, kind: str, exc: ValidationError) -> ConfigError:
+    """A strategy's options that do not validate, as one line naming what to configure."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "options"
+    if first["type"] == "missing":
+        message = f"option {key!r} is required; set it under [strategies.{name}] (kind = {kind!r})"
+    else:
+        message = f"option {key!r}: {first['msg']}"
+    return ConfigError(message, source=f"strategy {name!r}")
 
 
 def load_config(path: str | Path | None = None, *, registry: Registry | None = None) -> ShoalConfig:

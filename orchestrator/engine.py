@@ -29,10 +29,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
-from orchestrator.config import ShoalConfig, load_config
+from orchestrator.config import ShoalConfig, load_config, strategy_options_error
 from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
 from orchestrator.gatekeeper import Gatekeeper
 from orchestrator.logs import bound, get_logger
@@ -146,7 +146,7 @@ class Orchestrator:
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
             else:
                 route = self.route(request, strategy=strategy, team=team)
-                chosen = self.strategy(route.strategy)
+                chosen = self.strategy(route.strategy, team=route.team)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
@@ -173,7 +173,7 @@ class Orchestrator:
                 panel=panel,
                 members=admission.members,
                 route=route,
-                run_strategy=self._nested(panel, (route.strategy,)),
+                run_strategy=self._nested(panel, (route.strategy,), route.team),
                 roster=dict(self.config.members),  # the panel refuses those the policy excludes
             )
             with bound(request_id=request.request_id):
@@ -214,12 +214,18 @@ class Orchestrator:
         self.config.team_members(chosen_team)
         return route.model_copy(update={"team": chosen_team})
 
-    def strategy(self, name: str) -> Strategy:
-        if name not in self._strategies:
-            section = self.config.strategy_config(name, self.registry)
+    def strategy(self, name: str, *, team: str | None = None) -> Strategy:
+        """The strategy called ``name``; a kind used by name takes its defaults from ``team``."""
+        implicit = name not in self.config.strategies
+        key = f"{name}@{team}" if implicit and team else name
+        if key not in self._strategies:
+            section = self.config.strategy_config(name, self.registry, team=team)
             cls = self.registry.strategy(section.kind)
-            self._strategies[name] = cls(name, section.options())
-        return self._strategies[name]
+            try:
+                self._strategies[key] = cls(name, section.options())
+            except ValidationError as exc:
+                raise strategy_options_error(name, section.kind, exc) from None
+        return self._strategies[key]
 
     def _direct(self, member: str) -> tuple[Route, Strategy]:
         """The route and strategy of a question put to one member directly."""
@@ -294,8 +300,12 @@ class Orchestrator:
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request
 
-    def _nested(self, panel: Panel, stack: tuple[str, ...]) -> Any:
-        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget."""
+    def _nested(self, panel: Panel, stack: tuple[str, ...], team: str | None) -> Any:
+        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget.
+
+        A stage that is a kind used by name (``-s cascade``: vote, then judge) runs on the
+        team of the strategy that runs it; a configured stage on its own section's team.
+        """
 
         async def run_strategy(
             name: str, request: Request, members: list[Member] | None = None, seed: Verdict | None = None
@@ -304,21 +314,22 @@ class Orchestrator:
                 raise UsageError(
                     f"strategy cycle: {' -> '.join((*stack, name))}; a strategy may not run itself"
                 )
-            section = self.config.strategy_config(name, self.registry)
-            team_members = members or self.gatekeeper.admit_team(
-                panel.clearance, self.config.team_of(section)
-            )
+            implicit = name not in self.config.strategies
+            stage_team = team if implicit else None
+            section = self.config.strategy_config(name, self.registry, team=stage_team)
+            runs_on = stage_team or self.config.team_of(section)
+            team_members = members or self.gatekeeper.admit_team(panel.clearance, runs_on)
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
             ctx = StrategyContext(
                 panel=panel.muted(),
                 members=team_members,
                 route=route,
-                run_strategy=self._nested(panel, (*stack, name)),
+                run_strategy=self._nested(panel, (*stack, name), runs_on),
                 roster=dict(self.config.members),
                 seed=seed,
             )
             start = len(panel.ledger.candidates)
-            verdict = await self.strategy(name).run(request, ctx)
+            verdict = await self.strategy(name, team=stage_team).run(request, ctx)
             own = panel.ledger.candidates[start:]
             usage = Usage()
             for c in own:
