@@ -282,15 +282,26 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _env_source(source: str, key: str) -> str:
+    """``source``, naming the ``SHOAL_*`` variable too when one set ``[defaults] key``."""
+    env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == key)
+    return f"{env}={os.environ[env]} (over {source})" if os.environ.get(env) else source
+
+
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
     errors = exc.errors()
     # A misspelt key also leaves a required one missing: name the misspelling.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] == "defaults" and len(loc) > 1 and loc[1] in _ENV_DEFAULTS.values():
-        env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
-        if env in os.environ:
-            source = f"{source} (or {env})"
+        source = _env_source(source, loc[1])
+    if loc == ["members"]:
+        return ConfigError(
+            "no members: define at least one [members.NAME] table with a provider and a model"
+            ' (e.g. provider = "local", model = "smollm2-135m-instruct"; see `shoal models list`)',
+            source=source,
+            key="members",
+        )
     if loc[:2] == ["server", "api_keys"] and os.environ.get(ENV_PREFIX + "API_KEYS"):
         source = f"{source} (or {ENV_PREFIX}API_KEYS)"
     if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
@@ -378,11 +389,15 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         known = ", ".join(sorted(set(known_strategies)))
         raise ConfigError(
             f"unknown strategy {config.defaults.strategy!r} (known: {known})",
-            source=source,
+            source=_env_source(source, "strategy"),
             key="defaults.strategy",
         )
     if config.defaults.team is not None and config.defaults.team not in team_names:
-        raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+        raise ConfigError(
+            f"unknown team {config.defaults.team!r} (known: {', '.join(team_names)})",
+            source=_env_source(source, "team"),
+            key="defaults.team",
+        )
     for level, rule in config.policy.levels.items():
         for entry in rule.allow:
             if entry.startswith("member:") and entry.removeprefix("member:") not in config.members:

@@ -117,7 +117,12 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
         written = [request.out / "summary.json", request.out / "report.md"]
-        err.print("plots skipped: they need matplotlib (pip install 'shoal[bench]')")
+        err.print(
+            "plots skipped: they need matplotlib, from the bench extra"
+            " (pip install -e '.[bench]' in a clone of Shoal, or pip install 'shoal[bench]')",
+            markup=False,
+            soft_wrap=True,  # one line, pasteable
+        )
     except (
         ValueError,
         RuntimeError,

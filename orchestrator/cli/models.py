@@ -30,10 +30,17 @@ def _ensure_local_models(cfg: ShoalConfig, *, quiet: bool) -> None:
     wanted = {
         m.model for m in cfg.members.values() if m.provider == "local" and not m.model.endswith(".gguf")
     }
-    if not wanted or cfg.defaults.offline:
+    if not wanted:
         return
     store = _model_store(cfg)
     missing = [s.name for s in store.list() if s.name in wanted and not s.present]
+    if missing and cfg.defaults.offline:
+        from orchestrator.errors import ModelError
+
+        raise ModelError(
+            f"local model {missing[0]!r} is not in {store.models_dir} and Shoal is offline"
+            f" (SHOAL_OFFLINE or [defaults] offline); run `shoal models pull` while online first"
+        )
     for name in missing:
         _pull_one(store, name, force=False, quiet=quiet)
 
