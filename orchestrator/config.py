@@ -56,6 +56,7 @@ __all__ = [
     "ShoalConfig",
     "StrategyConfig",
     "TeamConfig",
+    "config_choice",
     "load_config",
     "strategy_options_error",
 ]
@@ -188,12 +189,21 @@ def strategy_options_error(name: str, kind: str, exc: ValidationError) -> Config
     return ConfigError(message, source=f"strategy {name!r}")
 
 
+def config_choice(path: str | Path | None = None) -> tuple[str | None, str]:
+    """Which file :func:`load_config` reads (``None``: the built-in panel), and why."""
+    if path:
+        return str(path), "--config"
+    if os.environ.get(ENV_PREFIX + "CONFIG"):
+        return os.environ[ENV_PREFIX + "CONFIG"], "$SHOAL_CONFIG"
+    if Path("shoal.toml").is_file():
+        return "shoal.toml", f"./shoal.toml in {Path.cwd()}"
+    return None, "no --config, no $SHOAL_CONFIG, no ./shoal.toml"
+
+
 def load_config(path: str | Path | None = None, *, registry: Registry | None = None) -> ShoalConfig:
     """Read ``path`` (or ``SHOAL_CONFIG``, or ``./shoal.toml``, or the built-in offline panel)."""
     registry = registry or Registry()
-    chosen = path or os.environ.get(ENV_PREFIX + "CONFIG")
-    if chosen is None and Path("shoal.toml").is_file():
-        chosen = "shoal.toml"
+    chosen, _ = config_choice(path)
     if chosen is None:
         text = resources.files("orchestrator").joinpath("default.toml").read_text(encoding="utf-8")
         source = "<built-in default>"

@@ -78,10 +78,13 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_call`` sees every call's candidate as it is recorded (metrics, audit)."""
+        """``on_call`` sees every call's candidate as it is recorded (metrics, audit);
+        ``on_progress`` gets short lines for a person waiting (models loading, members asked)."""
         self.config = config
         self.on_call = on_call
+        self.on_progress = on_progress
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
         defaults = config.defaults
@@ -178,6 +181,10 @@ class Orchestrator:
             )
             with bound(request_id=request.request_id):
                 log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
+                if self.on_progress is not None:
+                    n = len(admission.members)
+                    who = f"{n} member{'s' if n != 1 else ''}"
+                    self.on_progress(f"asking {who} ({route.strategy}, team {route.team or '-'})")
                 verdict = await chosen.run(request, ctx)
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
@@ -285,7 +292,9 @@ class Orchestrator:
         return CallCache(path, mode)
 
     def _new_context(self) -> ProviderContext:
-        return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)
+        return ProviderContext(
+            cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline, progress=self.on_progress
+        )
 
     @staticmethod
     def _request(

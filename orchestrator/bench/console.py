@@ -209,7 +209,7 @@ def print_comparison(result: dict[str, Any]) -> None:
         "McNemar p",
         "identical",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for name, s in result["strategies"].items():
         table.add_row(
             name,
@@ -221,6 +221,8 @@ def print_comparison(result: dict[str, Any]) -> None:
             p_value(s["p_value"]),
             "yes" if s["identical"] else "no",
         )
+    from orchestrator.cli.tables import fitted
+
     console = Console()
-    console.print(table)
+    console.print(fitted(console, table))
     console.print("the two runs' statistics are identical" if result["identical"] else "the runs differ")

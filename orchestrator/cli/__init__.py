@@ -84,4 +84,15 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("shoal: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug, not a usage mistake: one line, the traceback on request
+        import os
+
+        if os.environ.get("SHOAL_LOG_LEVEL", "").lower() == "debug":
+            raise
+        typer.echo(
+            f"shoal: error: unexpected {type(exc).__name__}: {exc}"
+            " (SHOAL_LOG_LEVEL=debug shows the traceback)",
+            err=True,
+        )
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

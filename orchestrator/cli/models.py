@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orchestrator.cli.common import ConfigOption, _guarded, _load
+from orchestrator.cli.tables import fitted
 
 if TYPE_CHECKING:
     from orchestrator.config import ShoalConfig
@@ -98,7 +99,7 @@ def models_list(config: ConfigOption = None) -> None:
     store = _guarded(_model_store, cfg)
     table = Table()
     for column in ("name", "family", "size", "licence", "present", "path"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for status in store.list():
         table.add_row(
             status.name,
@@ -108,7 +109,8 @@ def models_list(config: ConfigOption = None) -> None:
             "yes" if status.present else "no",
             str(status.path or ""),
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted(console, table))
 
 
 def models_pull(

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator.errors import ConfigError, ModelError
+from orchestrator.errors import BadRequestError, ConfigError, ModelError
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member
@@ -85,12 +86,33 @@ class LocalProvider:
 
     async def complete(self, call: Call) -> Completion:
         delegate = await self._ready()
-        return await delegate.complete(self._prepare(call))
+        try:
+            return await delegate.complete(self._prepare(call))
+        except BadRequestError as exc:
+            raise self._over_context(exc) from exc
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         delegate = await self._ready()
-        async for delta in delegate.stream(self._prepare(call)):
-            yield delta
+        try:
+            async for delta in delegate.stream(self._prepare(call)):
+                yield delta
+        except BadRequestError as exc:
+            raise self._over_context(exc) from exc
+
+    def _over_context(self, exc: BadRequestError) -> BadRequestError:
+        """llama.cpp's "exceeds the available context size" as what to change, naming the member."""
+        found = re.search(r"\((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", str(exc))
+        if found is None:
+            return exc
+        o = self.options
+        return BadRequestError(
+            f"the prompt ({found[1]} tokens) is over {self.member.name}'s context of {found[2]} tokens"
+            f" (n_ctx = {o.n_ctx} shared by n_parallel = {o.n_parallel}); shorten it, or raise n_ctx"
+            f" (or lower n_parallel) in [members.{self.member.name}] options",
+            provider="local",
+            model=self.member.model,
+            status=exc.status,
+        )
 
     async def aclose(self) -> None:
         """Nothing of its own: the server belongs to the context's exit stack."""
@@ -145,6 +167,8 @@ class LocalProvider:
                 alias=name or path.stem,
             )
             server = LlamaServer(path, settings, fix=fix)
+            if self._context.progress is not None:
+                self._context.progress(f"loading model {name or path.name}")
             await server.start()
             self._context.exit_stack.push_async_callback(server.aclose)
             self._context.shared[key] = server
