@@ -47,7 +47,8 @@ def test_ask_url_gets_the_servers_verdict(server: str, tmp_path: Path) -> None:
 
 
 def test_shoal_url_in_the_environment_does_the_same(server: str, tmp_path: Path) -> None:
-    result = shoal_cli("ask", "What is six times seven?", "-s", "vote", cwd=tmp_path, env={"SHOAL_URL": server})
+    env = {"SHOAL_URL": server}
+    result = shoal_cli("ask", "What is six times seven?", "-s", "vote", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "42"
     assert "north" in result.stdout and f"answered by {server}" in result.stdout
