@@ -155,8 +155,10 @@ def bench_datasets() -> None:
 
     console = Console()
     console.print(fitted(console, table))
-    typer.echo(
-        "Your own data: --dataset FILE.jsonl (id, question or messages, answer, answer_type, choices, tests)."
+    console.print(
+        "Your own data: --dataset FILE.jsonl (id, question or messages, answer, answer_type, choices, tests).",
+        markup=False,
+        highlight=False,
     )
 
 
