@@ -156,7 +156,8 @@ def bench_datasets() -> None:
     console = Console()
     console.print(fitted(console, table))
     console.print(
-        "Your own data: --dataset FILE.jsonl (id, question or messages, answer, answer_type, choices, tests).",
+        "Your own data: --dataset FILE.jsonl"
+        " (id, question or messages, answer, answer_type, choices, tests).",
         markup=False,
         highlight=False,
     )

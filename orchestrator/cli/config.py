@@ -19,7 +19,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def config_check(path: Annotated[Path | None, typer.Argument(help="Config file to check (default: the one shoal would use).")] = None) -> None:
+def config_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="Config file to check (default: the one shoal would use).")
+    ] = None,
+) -> None:
     """Validate a config file and summarise it (none given: the one shoal would use, and why)."""
     from orchestrator.config import config_choice
 
