@@ -86,8 +86,9 @@ class _RichBar:
             self._progress.advance(self._task, n)
 
     def finish(self) -> None:
+        """The download is over: the bar stays where the bytes got to (a failure is not drawn full)."""
         if self._task is not None:
-            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+            self._progress.stop_task(self._task)
 
 
 def models_list(config: ConfigOption = None) -> None:

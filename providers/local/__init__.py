@@ -35,6 +35,7 @@ from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member
 from providers.local.catalog import CATALOG, CatalogModel, lookup
+from providers.local.pip_index import redact
 from providers.local.server import LlamaServer, ServerSettings
 from providers.local.store import ModelStatus, ModelStore, PullProgress
 from providers.openai_compat import OpenAICompatProvider
@@ -147,7 +148,7 @@ class LocalProvider:
                 f"local model {name!r} is not in {store.models_dir} and Shoal is offline; "
                 f"run `shoal models pull {name}` first"
             )
-        log.info("local_model_pull", model=name, index=store.index_url)
+        log.info("local_model_pull", model=name, index=redact(store.index_url))
         return await asyncio.to_thread(store.pull, name)
 
     async def _server(self, path: Path) -> LlamaServer:
