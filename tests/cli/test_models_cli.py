@@ -67,7 +67,8 @@ def pip_conf(tmp_path: Path, url: str) -> dict[str, str]:
     conf = tmp_path / "pip.conf"
     conf.write_text(f"[global]\nindex-url = {url}\n", encoding="utf-8")
     # as a user with only a pip.conf would run it: no SHOAL_PYPI_URL, pip's other variables unset
-    return {"PIP_CONFIG_FILE": str(conf), "SHOAL_PYPI_URL": "", "PIP_INDEX_URL": "", "PIP_EXTRA_INDEX_URL": ""}
+    unset = {"SHOAL_PYPI_URL": "", "PIP_INDEX_URL": "", "PIP_EXTRA_INDEX_URL": ""}
+    return {"PIP_CONFIG_FILE": str(conf), **unset}
 
 
 def test_pull_uses_pips_index_configuration(mirror: Mirror, tmp_path: Path) -> None:
