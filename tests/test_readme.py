@@ -8,7 +8,8 @@ README is tested without touching this file. How each kind runs (cwd: the reposi
   output, each of which must appear in what it printed. A command that starts ``shoal serve``
   is started, its banner checked against those lines, and stopped.
 - ``python``: runs as a script and must exit 0.
-- ``toml``: must parse; a block with ``[members...]`` must also pass ``shoal config check``.
+- ``toml``: must parse; a whole config (every ``[members.NAME]`` with its ``provider``) must
+  also pass ``shoal config check``.
 - Any other block that mentions ``http://127.0.0.1:8000`` runs while a ``shoal serve`` of
   ``examples/scripted.toml`` listens on a free port, the address rewritten to it.
 - Other languages (none yet) are not run.
@@ -168,7 +169,9 @@ def test_readme_block_runs(block: Block, tmp_path: Path, served: callable) -> No
         assert result.returncode == 0, f"{block.id}\n{result.stderr}"
     elif block.language == "toml":
         data = tomllib.loads(text)
-        if "members" in data:
+        members = data.get("members", {})
+        whole = bool(members) and all(isinstance(m, dict) and "provider" in m for m in members.values())
+        if whole:  # a fragment (keys to add to members defined elsewhere) can only be parsed
             path = tmp_path / "block.toml"
             path.write_text(text, encoding="utf-8")
             result = subprocess.run(
