@@ -20,7 +20,7 @@ def three(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["ask"], "Missing argument 'QUESTION'; see shoal ask --help"),
+        (["ask", "q", "--config"], "Option '--config' requires an argument"),
         (["ask", "q", "--max-calls", "0"], "'--max-calls'"),
         (["ask", "q", "--no-such-flag"], "No such option: --no-such-flag"),
         (["nope"], "No such command 'nope'"),
