@@ -101,13 +101,15 @@ class LocalProvider:
             raise self._over_context(exc) from exc
 
     def _over_context(self, exc: BadRequestError) -> BadRequestError:
-        """llama.cpp's "exceeds the available context size" as what to change, naming the member."""
-        found = re.search(r"\((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", str(exc))
-        if found is None:
+        """llama.cpp's context-size refusal as what to change, naming the member and ``n_ctx``."""
+        text = str(exc)
+        counted = re.search(r"\((\d+) tokens\) exceeds the available context size", text)
+        if counted is None and "exceed_context_size" not in text:
             return exc
         o = self.options
+        prompt = f"the prompt ({counted[1]} tokens)" if counted else "the prompt"
         return BadRequestError(
-            f"the prompt ({found[1]} tokens) is over {self.member.name}'s context of {found[2]} tokens"
+            f"{prompt} is over {self.member.name}'s context of {o.n_ctx // o.n_parallel} tokens per request"
             f" (n_ctx = {o.n_ctx} shared by n_parallel = {o.n_parallel}); shorten it, or raise n_ctx"
             f" (or lower n_parallel) in [members.{self.member.name}] options",
             provider="local",
