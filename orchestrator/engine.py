@@ -49,6 +49,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -82,11 +83,14 @@ class Orchestrator:
         on_call: Callable[[Candidate], None] | None = None,
         on_progress: Callable[[str], None] | None = None,
         state: SharedState | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
         holds what several workers share (default: the ``[state]`` section's backend);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured);
         ``on_progress`` gets short lines for a person waiting (models loading, members asked)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.state = state if state is not None else self.state_for(config)
         # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
         self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
@@ -152,7 +156,10 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
@@ -161,6 +168,7 @@ class Orchestrator:
                 chosen = self.strategy(route.strategy, team=route.team)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -180,6 +188,7 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
                 state=self.state,
                 accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
@@ -205,6 +214,7 @@ class Orchestrator:
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -277,6 +287,7 @@ class Orchestrator:
         await context.exit_stack.aclose()
         self._gates = MemberGates(self.settings, self.state)
         await self.state.aclose()
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 
@@ -339,8 +350,13 @@ class Orchestrator:
         if isinstance(question, Request):
             request = question
         else:
-            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
-            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            try:
+                tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+                request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "question"
+                raise UsageError(f"{where}: {first['msg']}") from None
         if not request.messages or not any(m.text().strip() for m in request.messages):
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request

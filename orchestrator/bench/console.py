@@ -116,7 +116,7 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
     try:
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
-        written = [request.out / "summary.json", request.out / "report.md"]
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
         err.print(
             "plots skipped: they need matplotlib, from the bench extra"
             " (pip install -e '.[bench]' in a clone of Shoal, or pip install 'shoal[bench]')",
@@ -128,7 +128,7 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
         RuntimeError,
         OSError,
     ) as exc:  # the numbers are written; a figure is not worth a crash
-        written = [request.out / "summary.json", request.out / "report.md"]
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
         err.print(
             f"[yellow]plots failed ({type(exc).__name__}: {exc}); summary and report are written[/yellow]"
         )
