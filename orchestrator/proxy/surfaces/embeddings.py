@@ -97,7 +97,10 @@ class EmbeddingsSurface:
                     param="model",
                     code="unsupported_parameter",
                 )
-            tags = with_header_sensitivity(wire.shoal or Tags(), request.headers.get(SENSITIVITY_HEADER))
+            policy = self.proxy.orchestrator.gatekeeper.policy  # an unknown label is a 400
+            tags = with_header_sensitivity(
+                wire.shoal or Tags(), request.headers.get(SENSITIVITY_HEADER), policy
+            )
             tags = await self.proxy.quota.begin(bearer(request), tags)
             params = {"dimensions": wire.dimensions} if wire.dimensions else {}
             work = self.proxy.orchestrator.embed(target.member, texts, params=params, tags=tags)
