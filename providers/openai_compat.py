@@ -248,7 +248,25 @@ def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -
     if template is None:
         return question
     system = "\n".join(m.text() for m in parsed if m.role == "system")
-    return template.format(question=question, system=system)
+    return template.format(question=_without_cue(question, template), system=system)
+
+
+def _without_cue(question: str, template: str) -> str:
+    r"""``question`` without a trailing answer cue the template adds itself, and without trailing blanks.
+
+    A question that already ends in "Answer:" would otherwise reach the model as
+    "...Answer:\nAnswer:", and a base model stopped at the newline answers nothing.
+
+    >>> _without_cue("2+2?\nAnswer:", "Question: {question}\nAnswer:")
+    '2+2?'
+    >>> _without_cue("Pick one.\n", "Q: {question}\nA:")
+    'Pick one.'
+    """
+    question = question.rstrip()
+    cue = template.rpartition("{question}")[2].strip()
+    if cue and "{" not in cue and question.endswith(cue):
+        question = question.removesuffix(cue).rstrip()
+    return question
 
 
 def _transport_for(base_url: str) -> dict[str, Any]:

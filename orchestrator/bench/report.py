@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.bench.diagnostics import warnings_for
 from orchestrator.bench.runner import MEMBER_PREFIX, RESULTS, BenchOutcome, _read_rows, _write_atomic
 from orchestrator.bench.stats import mcnemar, panel_stats, strategy_stats
 from orchestrator.errors import UsageError
@@ -35,6 +36,7 @@ def build_summary(outcome: BenchOutcome, dataset: Mapping[str, Any]) -> dict[str
         "strategies": {s: stats_of(s) for s in outcome.strategies},
         "members": {m: stats_of(MEMBER_PREFIX + m) for m in outcome.members},
         "panel": panel_stats(members, outcome.item_ids) if outcome.members else None,
+        "warnings": warnings_for(outcome.rows, outcome.members),
         "run": {
             "complete": outcome.complete,
             "rows": len(outcome.rows),
@@ -194,6 +196,8 @@ def render_markdown(summary: Mapping[str, Any], figures: Sequence[str] = ()) -> 
                 ],
             ),
         ]
+    if summary.get("warnings"):
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in summary["warnings"])]
     for figure in figures:
         lines += ["", f"![{figure}]({figure})"]
     lines += [
@@ -278,6 +282,8 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
             if j > i
         ]
         console.print("error correlation: " + ", ".join(pairs))
+    for warning in summary.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     run = summary["run"]
     console.print(
         f"{run['new_calls']} new model calls, {run['cached_calls']} from the cache, "
