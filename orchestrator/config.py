@@ -142,11 +142,12 @@ class ShoalConfig(BaseModel):
         return Path(base) / "shoal"
 
     def team_members(self, team: str) -> list[Member]:
+        """The team's voters: its members, a member with ``samples = k`` as its k seats."""
         if team == DEFAULT_TEAM and team not in self.teams:
-            return list(self.members.values())
+            return [seat for member in self.members.values() for seat in member.seats()]
         if team not in self.teams:
             raise UnknownNameError("team", team, [*self.teams, DEFAULT_TEAM])
-        return [self.members[name] for name in self.teams[team].members]
+        return [seat for name in self.teams[team].members for seat in self.members[name].seats()]
 
     def team_of(self, strategy: StrategyConfig | None) -> str:
         if strategy is not None and strategy.team:

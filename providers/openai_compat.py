@@ -56,6 +56,9 @@ log = get_logger("shoal.providers")
 class OpenAICompatProvider:
     """One member on an OpenAI-compatible server (``POST {api_base}/chat/completions``)."""
 
+    max_n = 16
+    """A member's sample seats are asked in one request with ``n`` up to this many."""
+
     def __init__(self, member: Member, context: ProviderContext) -> None:
         self.member = member
         self._context = context
@@ -76,12 +79,20 @@ class OpenAICompatProvider:
             raise self._error(exc) from exc
         data = self._json(response.content)
         choice = self._first_choice(data)
+        completion = self._choice(choice, data.get("model"), usage_from(data.get("usage")))
+        if isinstance(call.params.get("n"), int) and call.params["n"] > 1:  # one request, n samples
+            others = [c for c in data["choices"] if isinstance(c, dict) and c is not choice]
+            more = [self._choice(c, data.get("model"), Usage()) for c in others]
+            completion = completion.model_copy(update={"more": more})
+        return completion
+
+    def _choice(self, choice: dict[str, Any], model: str | None, usage: Usage | None) -> Completion:
         message = choice.get("message") or {}
         text = choice.get("text") if self._style == "completion" else message.get("content")
         return self._completion(
             text=text or "",
-            model=data.get("model"),
-            usage=usage_from(data.get("usage")),
+            model=model,
+            usage=usage,
             finish_reason=choice.get("finish_reason"),
             tool_calls=message.get("tool_calls") or None,
         )

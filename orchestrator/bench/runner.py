@@ -133,7 +133,7 @@ class BenchRunner:
             section = self.config.strategy_config(name, self.registry)
             team = section.team or self.config.team_of(section)
             for member in self.config.team_members(team):
-                teams.setdefault(member.name, team)
+                teams.setdefault(member.sample_of or member.name, team)  # a sampled member answers once
         return teams
 
     def _bench_config(self) -> tuple[ShoalConfig, dict[tuple[str, str], str], dict[str, str]]:
