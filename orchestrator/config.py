@@ -41,11 +41,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from orchestrator.breaker import BreakerConfig
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.policy import PolicyConfig
 from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
+from orchestrator.sovereignty.breaker import BreakerConfig
+from orchestrator.sovereignty.policy import PolicyConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -113,6 +113,9 @@ class ServerConfig(BaseModel):
 
     api_keys: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line + headers: 431 past it
+    header_timeout_s: float = Field(default=10.0, gt=0)  # the whole head within: else 408
+    body_timeout_s: float = Field(default=30.0, gt=0)  # the whole body within: else 408
     max_concurrent_requests: int = Field(default=256, ge=1)
     heartbeat_s: float = Field(default=5.0, gt=0)
     shutdown_grace_s: float = Field(default=30.0, ge=0)

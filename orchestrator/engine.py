@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
-from orchestrator.gatekeeper import Gatekeeper
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -47,6 +46,7 @@ from orchestrator.protocols import (
 )
 from orchestrator.registry import Registry
 from orchestrator.router import Router
+from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.types import (
     Call,
     Candidate,

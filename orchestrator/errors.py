@@ -18,6 +18,8 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     │   ├── ProviderConnectionError retryable
     │   ├── AuthenticationError     not retryable (401/403)
     │   ├── BadRequestError         not retryable (4xx other than 408/409/429)
+    │   ├── MalformedResponse       not retryable: the upstream's answer is not what its API promises
+    │   ├── TruncatedStream         retryable (until text has gone out): a stream ended unfinished
     │   └── CircuitOpen             not sent: the member's circuit breaker is open
     ├── PolicyError                 the policy leaves too few members for a request
     ├── BudgetExceeded              a call/cost budget would be exceeded
@@ -40,6 +42,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "EmptyRequestError",
+    "MalformedResponse",
     "ModelChecksumError",
     "ModelError",
     "ModelStartError",
@@ -51,6 +54,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "ShoalError",
+    "TruncatedStream",
     "UnknownNameError",
     "UsageError",
 ]
@@ -170,6 +174,21 @@ class AuthenticationError(ProviderError):
 
 class BadRequestError(ProviderError):
     kind = "bad_request"
+
+
+class MalformedResponse(ProviderError):
+    """The upstream answered, but not in its API's shape (not JSON, no ``choices``)."""
+
+    kind = "malformed_response"
+
+
+class TruncatedStream(ProviderError):
+    """A stream ended without its end (no ``[DONE]`` and no ``finish_reason``), or carried no
+    choices at all: what arrived is not a whole answer, so it fails, counts against the
+    member's breaker and is never cached."""
+
+    retryable = True
+    kind = "truncated_stream"
 
 
 class CircuitOpen(ProviderError):

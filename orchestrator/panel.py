@@ -30,14 +30,15 @@ from typing import TYPE_CHECKING, Any
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 
 from orchestrator.cache import CallCache
-from orchestrator.errors import BudgetExceeded, ProviderError, ProviderTimeout
+from orchestrator.errors import BudgetExceeded, ModelError, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
+from orchestrator.sovereignty.detector import redact
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 if TYPE_CHECKING:
-    from orchestrator.breaker import Breakers, Failover
-    from orchestrator.policy import Clearance
+    from orchestrator.sovereignty.breaker import Breakers, Failover
+    from orchestrator.sovereignty.policy import Clearance
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 
@@ -400,42 +401,58 @@ class Panel:
     async def _with_retries(
         self, provider: Provider, member: Member, call: Call, tries: _Tries, relay: _Relay | None
     ) -> Completion:
-        """The first attempt runs bare (the common case costs nothing); failures retry with tenacity."""
-        try:
-            tries.count += 1
-            return await self._gated(provider, member, call, relay)
-        except ProviderError as exc:
-            retries = self._max_retries(member)
-            if not exc.retryable or retries == 0 or (relay is not None and relay.sent):
-                raise
-            await asyncio.sleep(self._delay(exc, 1))
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt  # only once a call failed
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(retries),
-            wait=lambda state: self._delay(
-                state.outcome.exception() if state.outcome else None, state.attempt_number + 1
-            ),
-            retry=retry_if_exception(
-                lambda e: isinstance(e, ProviderError) and e.retryable and not (relay and relay.sent)
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        """The call, retried while its error is retryable, no text has gone out, and the pause
+        before the next try (Retry-After, else jittered backoff) ends before the request's
+        deadline; otherwise the last error stands (a 429 stays a 429, not a timeout)."""
+        retries = self._max_retries(member)
+        retry = 0
+        while True:
+            try:
                 tries.count += 1
-                completion = await self._gated(provider, member, call, relay)
-        return completion
+                return await self._gated(provider, member, call, relay)
+            except ProviderError as exc:
+                retry += 1
+                if not exc.retryable or retry > retries or (relay is not None and relay.sent):
+                    raise
+                delay = self._delay(exc, retry)
+                if not self._before_deadline(delay):
+                    raise
+            await asyncio.sleep(delay)
+
+    def _before_deadline(self, seconds: float) -> bool:
+        """Whether a pause of ``seconds`` still leaves time for a call before the deadline."""
+        if self.deadline is None:
+            return True
+        return asyncio.get_running_loop().time() + seconds < self.deadline
 
     async def _gated(
         self, provider: Provider, member: Member, call: Call, relay: _Relay | None = None
     ) -> Completion:
         semaphore, throttler = self._gates.get(member)
-        async with semaphore:
+        # Waiting for the member's concurrency or rate limit counts against the deadline too.
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise self._late(member) from None
+        try:
             if throttler is not None:
-                async with throttler:
-                    pass
+                try:
+                    async with asyncio.timeout_at(self.deadline), throttler:
+                        pass
+                except TimeoutError:
+                    raise self._late(member) from None
             return await self._attempt(provider, member, call, relay)
+        finally:
+            semaphore.release()
+
+    @staticmethod
+    def _late(member: Member) -> ProviderTimeout:
+        return ProviderTimeout(
+            "request deadline passed while waiting for the member's limits",
+            provider=member.provider,
+            model=member.model,
+        )
 
     def _max_retries(self, member: Member) -> int:
         return member.max_retries if member.max_retries is not None else self.settings.max_retries
@@ -572,9 +589,18 @@ def _refused(member: Member, role: str, cooldown_s: float) -> Candidate:
 
 
 def _as_error(exc: Exception) -> CandidateError:
+    """A failed call as data. Its message goes to the client, the logs and the audit trail, so
+    anything the detector finds in it (a key an upstream echoed back) is redacted here."""
     if isinstance(exc, ProviderError):
-        return CandidateError(type=exc.kind, message=str(exc), status=exc.status, retry_after=exc.retry_after)
-    return CandidateError(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+        return CandidateError(
+            type=exc.kind, message=redact(str(exc)), status=exc.status, retry_after=exc.retry_after
+        )
+    if isinstance(exc, ModelError):
+        return CandidateError(type="model_error", message=redact(str(exc)))
+    # Raised on our side before or while sending (e.g. a body that cannot be encoded): not the
+    # member's fault, so the breaker does not count it (see breaker.UPSTREAM_FAULTS).
+    log.warning("member_call_error", error_type=type(exc).__name__)
+    return CandidateError(type="internal_error", message=f"{type(exc).__name__} while preparing the call")
 
 
 class Fanout:

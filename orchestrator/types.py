@@ -60,11 +60,24 @@ class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _parts_typed(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        """Every content part names its type; a text part's text is a string."""
+        for index, part in enumerate(content if isinstance(content, list) else []):
+            kind = part.get("type")
+            if not isinstance(kind, str):
+                raise ValueError(f"content part {index} needs a string 'type' (such as 'text')")
+            if kind == "text" and not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {index} is of type 'text' but its 'text' is not a string")
+        return content
+
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
+            texts = (part.get("text") for part in self.content if isinstance(part, dict))
+            return "".join(t for t in texts if isinstance(t, str))
         return ""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -25,6 +26,7 @@ from orchestrator.errors import (
     ProviderTimeout,
     RateLimited,
     ServerError,
+    TruncatedStream,
 )
 from orchestrator.types import Member, Usage
 
@@ -36,6 +38,7 @@ __all__ = [
     "merge_tool_call_deltas",
     "parse_retry_after",
     "retry_after_from_headers",
+    "upstream_failure",
     "upstream_message",
     "usage_from",
 ]
@@ -100,36 +103,59 @@ def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
 
 
 def upstream_message(body: bytes | str) -> str | None:
-    """The error message an OpenAI-style server put in its JSON body, if any."""
+    """The error *code* an OpenAI-style server put in its JSON body (``context_length_exceeded``),
+    if it is a plain identifier; never its free text, which may echo the member's key, the
+    prompt or internal addresses back to whoever reads Shoal's error."""
     try:
         data = json.loads(body)
     except (ValueError, TypeError):
-        text = body.decode(errors="replace") if isinstance(body, bytes) else body
-        return text.strip()[:500] or None
-    if not isinstance(data, dict):
         return None
-    error = data.get("error", data)
-    if isinstance(error, str):
-        return error
-    if isinstance(error, dict):
-        for key in ("message", "detail", "msg"):
-            if isinstance(error.get(key), str):
-                return str(error[key])
+    error = data.get("error", data) if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    for key in ("code", "type"):
+        value = error.get(key)
+        if isinstance(value, str) and _CODE.fullmatch(value):
+            return value
     return None
+
+
+_CODE = re.compile(r"[a-z][a-z0-9_]{1,63}")
+_PHRASES: dict[type[ProviderError], str] = {
+    RateLimited: "rate limited by the upstream",
+    AuthenticationError: "the upstream refused the member's credentials",
+    BadRequestError: "the upstream rejected the request",
+    ServerError: "the upstream failed",
+}
+
+
+def upstream_failure(
+    where: str, cls: type[ProviderError], status: int | None, code: str | None = None
+) -> str:
+    """The safe message of an upstream's error: who, the status, what it means, its error code.
+
+    >>> upstream_failure("openai_compat m", RateLimited, 429, "rate_limit_exceeded")
+    'openai_compat m: HTTP 429: rate limited by the upstream (rate_limit_exceeded)'
+    """
+    phrase = _PHRASES.get(cls, "the upstream answered with an error")
+    shown = f"HTTP {status}: " if status else ""
+    return f"{where}: {shown}{phrase}" + (f" ({code})" if code else "")
 
 
 def error_from_httpx(exc: httpx.HTTPError, *, provider: str, model: str) -> ProviderError:
     """The one place an httpx error becomes a :class:`ProviderError`.
 
-    A status error must carry a response whose body was read.
+    A status error must carry a response whose body was read. The message names the member's
+    provider and model, the status and a fixed phrase, never the upstream's own text nor the
+    address connected to.
     """
     where = f"{provider} {model}"
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
         status = response.status_code
-        detail = upstream_message(response.content) or response.reason_phrase
-        return error_class_for_status(status)(
-            f"{where}: HTTP {status}: {detail}",
+        cls = error_class_for_status(status)
+        return cls(
+            upstream_failure(where, cls, status, upstream_message(response.content)),
             provider=provider,
             model=model,
             status=status,
@@ -137,11 +163,15 @@ def error_from_httpx(exc: httpx.HTTPError, *, provider: str, model: str) -> Prov
         )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(f"{where}: timed out ({type(exc).__name__})", provider=provider, model=model)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return TruncatedStream(
+            f"{where}: the upstream closed the connection mid-response", provider=provider, model=model
+        )
     if isinstance(exc, httpx.TransportError):
         return ProviderConnectionError(
-            f"{where}: connection failed ({type(exc).__name__}: {exc})", provider=provider, model=model
+            f"{where}: connection failed ({type(exc).__name__})", provider=provider, model=model
         )
-    return ProviderError(f"{where}: {type(exc).__name__}: {exc}", provider=provider, model=model)
+    return ProviderError(f"{where}: {type(exc).__name__}", provider=provider, model=model)
 
 
 def usage_from(raw: Any) -> Usage | None:

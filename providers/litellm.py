@@ -34,6 +34,7 @@ from orchestrator.errors import (
     ProviderTimeout,
     RateLimited,
     ServerError,
+    TruncatedStream,
 )
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
@@ -44,6 +45,7 @@ from providers._http import (
     error_class_for_status,
     merge_tool_call_deltas,
     retry_after_from_headers,
+    upstream_failure,
     usage_from,
 )
 
@@ -142,6 +144,12 @@ class LiteLLMProvider:
                     yield StreamDelta(text=text)
         except Exception as exc:
             raise self._error(exc) from exc
+        if finish_reason is None:  # the stream stopped before it said it was done
+            raise TruncatedStream(
+                f"{PROVIDER} {self.member.model}: stream ended without a finish_reason",
+                provider=PROVIDER,
+                model=self.member.model,
+            )
         usage = usage or Usage()
         completion = Completion(
             text="".join(parts),
@@ -221,7 +229,8 @@ def error_from_litellm(exc: Exception, *, model: str) -> ProviderError:
     if cls is None:
         cls = _class_by_type(exc) or (error_class_for_status(status) if status else ProviderError)
     return cls(
-        f"{PROVIDER} {model}: {exc}",
+        # litellm's text repeats the upstream's body (which may echo keys, prompts, addresses)
+        upstream_failure(f"{PROVIDER} {model}", cls, status),
         provider=PROVIDER,
         model=model,
         status=status,

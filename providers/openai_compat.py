@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.errors import ConfigError, ProviderError, ServerError
+from orchestrator.errors import ConfigError, MalformedResponse, ProviderError, ServerError, TruncatedStream
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member, Message, Usage
@@ -79,11 +79,14 @@ class OpenAICompatProvider:
             raise self._error(exc) from exc
         data = self._json(response.content)
         choice = self._first_choice(data)
-        completion = self._choice(choice, data.get("model"), usage_from(data.get("usage")))
-        if isinstance(call.params.get("n"), int) and call.params["n"] > 1:  # one request, n samples
-            others = [c for c in data["choices"] if isinstance(c, dict) and c is not choice]
-            more = [self._choice(c, data.get("model"), Usage()) for c in others]
-            completion = completion.model_copy(update={"more": more})
+        try:
+            completion = self._choice(choice, data.get("model"), usage_from(data.get("usage")))
+            if isinstance(call.params.get("n"), int) and call.params["n"] > 1:  # one request, n samples
+                others = [c for c in data["choices"] if isinstance(c, dict) and c is not choice]
+                more = [self._choice(c, data.get("model"), Usage()) for c in others]
+                completion = completion.model_copy(update={"more": more})
+        except (AttributeError, TypeError, ValueError) as exc:  # fields of the wrong type
+            raise self._malformed(f"unexpected field types ({type(exc).__name__})") from exc
         return completion
 
     def _choice(self, choice: dict[str, Any], model: str | None, usage: Usage | None) -> Completion:
@@ -114,10 +117,24 @@ class OpenAICompatProvider:
                     chunk = self._sse_payload(line)
                     if chunk is _DONE:
                         state.done = True
-                    elif isinstance(chunk, dict) and (text := state.add(chunk, self._style)):
+                    elif isinstance(chunk, dict) and (text := self._add(state, chunk)):
                         yield StreamDelta(text=text)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
+        if not state.finished:
+            # The body ended (connection closed, or a clean end of a chunked body) before the
+            # stream said it was done: what arrived is not a whole answer.
+            raise TruncatedStream(
+                f"{PROVIDER} {self.member.model}: stream ended before [DONE] or a finish_reason",
+                provider=PROVIDER,
+                model=self.member.model,
+            )
+        if not state.chose:
+            raise TruncatedStream(
+                f"{PROVIDER} {self.member.model}: stream carried no choices",
+                provider=PROVIDER,
+                model=self.member.model,
+            )
         completion = self._completion(
             text="".join(state.parts),
             model=state.model,
@@ -179,8 +196,16 @@ class OpenAICompatProvider:
     def _json(self, raw: bytes | str) -> Any:
         try:
             return json.loads(raw)
-        except ValueError as exc:
-            raise self._malformed(f"not JSON: {raw[:200]!r}") from exc
+        except ValueError as exc:  # the body itself is not repeated: it may echo the request
+            raise self._malformed(f"not JSON ({len(raw)} bytes)") from exc
+        except RecursionError as exc:
+            raise self._malformed("JSON nested too deeply") from exc
+
+    def _add(self, state: _StreamState, chunk: dict[str, Any]) -> str:
+        try:
+            return state.add(chunk, self._style)
+        except (AttributeError, TypeError, ValueError) as exc:  # fields of the wrong type
+            raise self._malformed(f"unexpected field types in a chunk ({type(exc).__name__})") from exc
 
     def _first_choice(self, data: Any) -> dict[str, Any]:
         choices = data.get("choices") if isinstance(data, dict) else None
@@ -197,16 +222,16 @@ class OpenAICompatProvider:
             return _DONE
         chunk = self._json(payload)
         if isinstance(chunk, dict) and chunk.get("error"):
-            detail = upstream_message(payload) or "error event"
+            code = upstream_message(payload)
             raise ServerError(
-                f"{PROVIDER} {self.member.model}: error in stream: {detail}",
+                f"{PROVIDER} {self.member.model}: error event in the stream" + (f" ({code})" if code else ""),
                 provider=PROVIDER,
                 model=self.member.model,
             )
         return chunk
 
     def _malformed(self, why: str) -> ProviderError:
-        return ProviderError(
+        return MalformedResponse(
             f"{PROVIDER} {self.member.model}: malformed response: {why}",
             provider=PROVIDER,
             model=self.member.model,
@@ -229,20 +254,28 @@ class _StreamState:
     usage: Usage | None = None
     finish_reason: str | None = None
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    done: bool = False
+    done: bool = False  # [DONE] came
+    chose: bool = False  # some chunk carried a choice
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.finish_reason is not None
 
     def add(self, chunk: dict[str, Any], style: str) -> str:
         """Take one chunk in; return its new text (maybe empty)."""
         self.model = chunk.get("model") or self.model
         self.usage = usage_from(chunk.get("usage")) or self.usage
         choices = chunk.get("choices") or []
-        if not choices:
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return ""
+        self.chose = True
         choice = choices[0]
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
         delta = choice.get("delta") or {}
         merge_tool_call_deltas(self.tool_calls, delta.get("tool_calls") or [])
         text = (choice.get("text") if style == "completion" else delta.get("content")) or ""
+        if not isinstance(text, str):
+            raise TypeError("content is not a string")
         if text:
             self.parts.append(text)
         return text

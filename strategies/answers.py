@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ __all__ = [
     "infer_type",
     "matcher_for",
     "normalize_text",
+    "question_type",
     "tool_call_key",
 ]
 
@@ -88,8 +90,19 @@ def _looks_like_json(text: str) -> bool:
 
 
 def infer_type(texts: Sequence[str], question: str = "") -> AnswerType:
-    """The type the answers look like: choice (options in the question), json, code, yes/no,
-    number, else free text. Counts, so the order of the answers does not matter."""
+    """The type of the answers: from the question when it says (options listed or "which of the
+    following": choice; arithmetic or a word problem: number; a yes/no question: yes/no), else what
+    most answers look like (json, code, yes/no, number, else free text). Counts, so the order of the
+    answers does not matter.
+
+    >>> infer_type(["24", "42", "The answer is 42."], "What is six times seven?")
+    'number'
+    >>> infer_type(["Yes.", "No"], "Is Paris the capital of France?")
+    'yesno'
+    """
+    asked = question_type(question)
+    if asked is not None:
+        return asked
     if not texts:
         return "text"
     majority = len(texts) / 2
@@ -107,16 +120,84 @@ def infer_type(texts: Sequence[str], question: str = "") -> AnswerType:
     return kind  # type: ignore[return-value]
 
 
+_NUMBER_WORDS = (
+    r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|half"
+)
+_OPERAND = rf"(?:-?\d[\d,.]*|{_NUMBER_WORDS})"
+_ARITHMETIC = re.compile(
+    rf"\b{_OPERAND}\s*(?:[-+*/×÷^x]|times|plus|minus|divided by|multiplied by|over|to the power of)"
+    rf"\s*{_OPERAND}\b|\b{_OPERAND}\s+(?:squared|cubed)\b"
+    rf"|\b(?:square root|cube root|sum|product|difference|quotient) of\s+{_OPERAND}",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|far|old|fast|tall|heavy)\b"
+    r"|\b(?:calculate|compute|evaluate|solve for|what percent(?:age)?)\b"
+    r"|いくつ|何個|何人|何円|何本|何枚|何冊|何匹|何台|何回|何歳|何分|何時間|何日"
+    r"|何キロ|何メートル|何パーセント|何割|いくら|計算|合計",
+    re.IGNORECASE,
+)
+_YESNO_EN = re.compile(
+    r"^(?:is|are|was|were|am|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must"
+    r"|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|can't|couldn't|won't|wouldn't|shouldn't|hasn't|haven't)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(r"^(?:can|could|would|will|do|won't) you\b|.*\bplease\b", re.IGNORECASE)
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|where|when|why|how)\b", re.IGNORECASE)
+_YESNO_JA = re.compile(r"(?:ですか|ますか|でしょうか|ませんか|のか|か)[?？]?\s*$")
+_WH_JA = re.compile(
+    r"何|なに|なん|どこ|誰|だれ|いつ|どう|なぜ|どれ|どの|どちら|どんな|いくつ|いくら|どのくらい"
+)
+_WHICH_OF = re.compile(
+    r"\bwhich of the following\b|次のうち|次の中から|どれか|選べ|選びなさい", re.IGNORECASE
+)
+
+
+def question_type(question: str) -> AnswerType | None:
+    """The answer type a question asks for, when it says: choice, number or yes/no (else None).
+
+    >>> [question_type(q) for q in ["What is six times seven?", "Is it raining?", "東京は日本の首都ですか？"]]
+    ['number', 'yesno', 'yesno']
+    """
+    last = _last_sentence(question)
+    if not last:
+        return None
+    if options_in(question) and (_WHICH_OF.search(question) or len(options_in(question)) >= 2):
+        return "choice"
+    if _ARITHMETIC.search(last) or _QUANTITY.search(last):
+        return "number"
+    if _YESNO_EN.match(last) and not _REQUEST.match(last) and not re.search(r"\bor\b", last, re.IGNORECASE):
+        return "yesno"
+    if (
+        re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", last)
+        and _YESNO_JA.search(last)
+        and not _WH_JA.search(last)
+    ):
+        return "yesno" if not re.search(r"か、|かそれとも|または", last) else None
+    return None
+
+
+def _last_sentence(question: str) -> str:
+    """The sentence that asks: the last line or sentence with a question mark, else the last line."""
+    lines = [line.strip() for line in question.strip().splitlines() if line.strip()]
+    asking = [line for line in lines if line.endswith(("?", "？", "か", "か。"))]
+    line = asking[-1] if asking else (lines[-1] if lines else "")
+    parts = re.split(r"(?<=[.!。])\s*", line)
+    return next((p for p in reversed(parts) if p.strip()), line).strip()
+
+
 @functools.lru_cache(maxsize=4096)
 def _traits(text: str) -> tuple[bool, bool, str]:
     """What one answer looks like: JSON?, code?, and its scalar kind (yesno, number or text).
 
-    Cached: a tally infers the type again as each answer arrives, over the same texts.
+    Cached: a tally infers the type again as each answer arrives, over the same texts. Only the end
+    of a long answer is read for a number (the type guess stays cheap; the key reads all of it).
     """
     words = len(normalize_text(text).split())
     if yes_or_no(text) is not None and words <= 6:
         scalar = "yesno"
-    elif extract_number(text) is not None and (words <= 12 or _has_marker(text)):
+    elif (words <= 12 or _has_marker(text)) and extract_number(text[-1500:]) is not None:
         scalar = "number"
     else:
         scalar = "text"
@@ -149,7 +230,7 @@ def matcher_for(
         return JsonMatcher(question)
     if kind == "code":
         return CodeMatcher(question, settings.tests, settings.test_timeout_s)
-    return TextMatcher(settings.text_match, settings.text_threshold, settings.embedder)
+    return TextMatcher(settings.text_match, settings.text_threshold, settings.embedder, question)
 
 
 def answer_key(text: str, answer_type: AnswerType = "text", question: str = "") -> str:

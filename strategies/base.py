@@ -40,6 +40,7 @@ __all__ = [
     "short",
     "shown",
     "split_seed",
+    "undecided",
     "verdict_of",
 ]
 
@@ -119,9 +120,21 @@ class BaseStrategy:
         return seed_note(reused, outside)
 
     def decide(self, tally: Tally, notes: Sequence[str] = (), *, partial: bool = False) -> Verdict:
-        """A vote over the tally: the heaviest cluster wins, abstaining below ``abstain_below``."""
+        """A vote over the tally (see :meth:`Tally.decision`), abstaining below ``abstain_below``.
+
+        With no winner (a tie no rule breaks, or no answer of the type) the verdict abstains and
+        its notes say why.
+        """
         require_answers(tally.candidates, self.options.min_answers)
-        verdict = verdict_of(self.name, tally, notes=notes, partial=partial)
+        decision = tally.decision()
+        notes = [*notes, decision.note] if decision.note else list(notes)
+        if decision.winner is None:
+            verdict = verdict_of(
+                self.name, tally, answer="", confidence=decision.share, notes=[*notes, "abstaining"]
+            )
+            verdict = abstain(verdict.model_copy(update={"partial": partial}), self.options.abstain_below)
+            return verdict if verdict.abstained else undecided(verdict)
+        verdict = verdict_of(self.name, tally, chosen=decision.winner, notes=notes, partial=partial)
         return abstain(verdict, self.options.abstain_below)
 
 
@@ -178,7 +191,7 @@ def verdict_of(
     """
     clusters = tally.clusters()
     if chosen is None and answer is None:
-        chosen = clusters[0]
+        chosen = tally.decision().winner
     total = sum(c.weight for c in clusters)
     if confidence is None:
         confidence = chosen.weight / total if chosen is not None and total else 0.0
@@ -211,6 +224,13 @@ def abstain(verdict: Verdict, below: float | None) -> Verdict:
     answer = f"The panel could not agree (confidence {verdict.confidence:.2f}, below {below:.2f})." + (
         f" Competing answers: {competing}" if competing else ""
     )
+    return verdict.model_copy(update={"answer": answer, "abstained": True, "tool_calls": None})
+
+
+def undecided(verdict: Verdict) -> Verdict:
+    """A verdict with no winner abstains: its answer names the competing answers, none is chosen."""
+    competing = "; ".join(f"{short(c.answer)!r} ({', '.join(c.members)})" for c in verdict.clusters)
+    answer = "The panel could not decide." + (f" Competing answers: {competing}" if competing else "")
     return verdict.model_copy(update={"answer": answer, "abstained": True, "tool_calls": None})
 
 

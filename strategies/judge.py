@@ -70,9 +70,10 @@ class Judge(BaseStrategy):
         tally = self.tally(request, ctx.members)
         notes = await self.first_round(request, ctx, tally)
         require_answers(tally.candidates, self.options.min_answers)
-        clusters = tally.clusters()
-        if len(clusters) == 1:
-            return self.decide(tally, [*notes, "unanimous: no judge needed"])
+        clusters = tally.contenders()  # an answer that does not parse as the type is not judged
+        if len(clusters) <= 1:
+            why = "unanimous" if len(tally.clusters()) == 1 else "at most one answer of the type"
+            return self.decide(tally, [*notes, f"{why}: no judge needed"])
         for name in self.options.judges:
             judge = ctx.member(name)
             pool = self._pool(tally, clusters, judge, ctx)

@@ -1,9 +1,21 @@
 """A running count of answers: candidates grouped into clusters of equivalent answers as they arrive.
 
-Each answer is keyed once (in a worker thread when keying runs code); with
-``answer_type = "auto"`` the type is inferred again as answers arrive. When
-the request offers tools, an answer that calls tools is keyed by its
-canonical (function name, arguments) pairs and only agrees with the same calls.
+Each answer is keyed once (in a worker thread when keying runs code or a
+model); with ``answer_type = "auto"`` the type is inferred again as answers
+arrive. When the request offers tools, an answer that calls tools is keyed by
+its canonical (function name, arguments) pairs and only agrees with the same calls.
+
+The vote is decided by what the answers say, never by how a key sorts:
+
+- an empty answer is a failed call (``empty_answer``), not a candidate;
+- an answer that does not parse as the type (the requested one, or under
+  ``auto`` the type most answers share) stands alone in a cluster that cannot
+  win; when no answer parses, there is no winner;
+- the heaviest cluster wins; between clusters of equal weight the one more
+  members agree on wins, then the one holding the most trusted (heaviest)
+  member; a tie that survives these is not broken at all: :meth:`Tally.decision`
+  has no winner and says so, and the strategy abstains (a cascade escalates on
+  that, a judge asks its judge).
 """
 
 from __future__ import annotations
@@ -11,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from orchestrator.types import Candidate, Cluster
+from orchestrator.types import Candidate, CandidateError, Cluster
 from strategies.answers import (
     AnswerSettings,
     Key,
@@ -23,7 +36,7 @@ from strategies.answers import (
     tool_call_key,
 )
 
-__all__ = ["Tally", "leader_probability", "shown"]
+__all__ = ["Decision", "Tally", "leader_probability", "shown"]
 
 _TOOL = object()  # marks the key of an answer that called tools
 
@@ -33,6 +46,27 @@ def shown(candidate: Candidate) -> str:
     if candidate.tool_calls:
         return tool_call_key(candidate.tool_calls)
     return candidate.text or ""
+
+
+def counted(candidate: Candidate) -> Candidate:
+    """The candidate as the vote counts it: a reply with neither text nor tool calls is a failed call."""
+    if candidate.error is None and not candidate.tool_calls and not (candidate.text or "").strip():
+        error = CandidateError(type="empty_answer", message="the member's reply had no text")
+        return candidate.model_copy(update={"error": error})
+    return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a vote: the winning cluster (None on an unbroken tie or when nothing parsed),
+    its share of the weight, and a note saying how a tie was broken or why there is no winner."""
+
+    winner: Cluster | None
+    share: float
+    note: str | None = None
+
+
+_TIE_RULES = ("the number of agreeing members", "the weight of the most trusted member")
 
 
 class Tally:
@@ -55,22 +89,39 @@ class Tally:
         self._matchers: dict[str, Matcher] = {}
         self._keys: dict[tuple[str, str], Key] = {}
         self._inferred: tuple[int, str] | None = None
+        self._clustered: tuple[tuple[str, int], list[Cluster]] | None = None
+        self._contenders = 0
 
     # -- adding ----------------------------------------------------------------------
 
     async def add(self, candidate: Candidate) -> None:
+        candidate = counted(candidate)
         self.candidates.append(candidate)
         if candidate.ok:
             await self._key_all()
 
     async def extend(self, candidates: Iterable[Candidate]) -> None:
         for candidate in candidates:
-            self.candidates.append(candidate)
+            self.candidates.append(counted(candidate))
         await self._key_all()
 
     async def _key_all(self) -> None:
-        for text in self._texts():
-            await self.key_text(text)
+        """Key every answer not keyed yet, in one worker-thread hop when the matcher blocks.
+
+        A lone answer is not keyed by a blocking matcher: there is nothing to compare it with.
+        """
+        texts = self._texts()
+        matcher = self.matcher()
+        todo = list(dict.fromkeys(t for t in texts if (matcher.kind, t) not in self._keys))
+        if not todo or (matcher.blocking and len(texts) < 2):
+            return
+        if matcher.blocking:
+            keys = await asyncio.to_thread(lambda: [matcher.key(t) for t in todo])
+        else:
+            keys = [matcher.key(t) for t in todo]
+        for text, key in zip(todo, keys, strict=True):
+            self._keys[(matcher.kind, text)] = key
+        self._clustered = None
 
     def _texts(self) -> list[str]:
         return [c.text or "" for c in self.answered if not (self.tools and c.tool_calls)]
@@ -107,24 +158,76 @@ class Tally:
         if self.tools and candidate.tool_calls:
             return Key(canonical="call: " + tool_call_key(candidate.tool_calls), value=_TOOL)
         matcher = self.matcher()
-        key = self._keys.get((matcher.kind, candidate.text or ""))
-        return key if key is not None else matcher.key(candidate.text or "")
+        text = candidate.text or ""
+        key = self._keys.get((matcher.kind, text))
+        if key is not None:
+            return key
+        if matcher.blocking:  # a lone answer, never keyed: it needs no comparison
+            return Key(canonical=" ".join(text.split()))
+        return matcher.key(text)
 
     def same(self, a: Key, b: Key) -> bool:
         if a.value is _TOOL or b.value is _TOOL:
             return a.canonical == b.canonical
+        if not (a.extracted and b.extracted):  # an answer of no type stands alone (or with its twins)
+            return a.extracted == b.extracted and a.canonical == b.canonical
         return self.matcher().same(a, b)
 
     def clusters(self) -> list[Cluster]:
+        """Every cluster: the contenders first (best first, see :meth:`decision`), then the answers
+        that did not parse as the type. Equal clusters are listed by their members' names (display
+        only: the order never decides a tie)."""
         answered = self.answered
         if not answered:
             return []
-        return cluster_keys(
-            [self.key_of(c) for c in answered],
+        memo = (self.matcher().kind, len(self.candidates))
+        if self._clustered is not None and self._clustered[0] == memo:
+            return list(self._clustered[1])
+        keys = [self.key_of(c) for c in answered]
+        found = cluster_keys(
+            keys,
             self.same,
             [shown(c) for c in answered],
             [self.weight(c.member) for c in answered],
             [c.member for c in answered],
+        )
+        parsed = {id(c): all(keys[i].extracted for i in c.indices) for c in found}
+        found.sort(key=lambda c: (not parsed[id(c)], *self._rank(c), sorted(c.members)))
+        self._contenders = sum(parsed.values())
+        self._clustered = (memo, found)
+        return list(found)
+
+    def contenders(self) -> list[Cluster]:
+        """The clusters that can win: those whose answers parse as the type."""
+        clusters = self.clusters()
+        return clusters[: self._contenders]
+
+    def _rank(self, c: Cluster) -> tuple[float, int, float]:
+        strongest = max(self.weight(m) for m in c.members)
+        return (-round(c.weight, 9), -len(c.indices), -round(strongest, 9))
+
+    def decision(self) -> Decision:
+        """Who won, by weight, then the tie rules; no winner on a tie they leave or when nothing parsed."""
+        clusters = self.clusters()
+        total = sum(c.weight for c in clusters)
+        contenders = self.contenders()
+        if not contenders:
+            note = f"no answer parsed as {self.kind}: no winner" if clusters else None
+            return Decision(None, 0.0, note)
+        best = contenders[0]
+        share = best.weight / total if total else 0.0
+        level = [c for c in contenders if self._rank(c)[0] == self._rank(best)[0]]
+        if len(level) == 1:
+            return Decision(best, share)
+        names = " and ".join(f"{short_text(c.answer)!r} ({', '.join(c.members)})" for c in level)
+        for depth, rule in enumerate(_TIE_RULES, start=1):
+            level = [c for c in level if self._rank(c)[: depth + 1] == self._rank(best)[: depth + 1]]
+            if len(level) == 1:
+                return Decision(
+                    best, share, f"tie on weight {best.weight:g} between {names}: broken by {rule}"
+                )
+        return Decision(
+            None, share, f"tie on weight {best.weight:g} between {names}: no member weight breaks it"
         )
 
     async def key_text(self, text: str) -> Key:
@@ -134,6 +237,7 @@ class Tally:
         if cached is None:
             cached = await asyncio.to_thread(matcher.key, text) if matcher.blocking else matcher.key(text)
             self._keys[(matcher.kind, text)] = cached
+            self._clustered = None  # a lone answer keyed now may join a cluster
         return cached
 
     async def key_candidate(self, candidate: Candidate) -> Key:
@@ -144,9 +248,11 @@ class Tally:
 
     async def agreeing(self, text: str) -> tuple[Cluster | None, float]:
         """The cluster an outside answer (an aggregate, a synthesis) agrees with, and that cluster's share."""
+        key = await self.key_text(text)
+        for candidate in self.answered:
+            await self.key_candidate(candidate)
         clusters = self.clusters()
         total = sum(c.weight for c in clusters)
-        key = await self.key_text(text)
         for c in clusters:
             if any(self.same(key, self.key_of(self.answered[i])) for i in c.indices):
                 return c, (c.weight / total if total else 0.0)
@@ -159,16 +265,23 @@ class Tally:
         return min(wording or members, key=lambda c: c.member)
 
     def lead(self) -> tuple[float, float]:
-        """The weight of the leading cluster and of the runner-up."""
-        clusters = self.clusters()
-        first = clusters[0].weight if clusters else 0.0
-        second = clusters[1].weight if len(clusters) > 1 else 0.0
-        return first, second
+        """The weight of the leading contender and of the heaviest other cluster (which, under ``auto``,
+        may still become a contender as the inferred type changes)."""
+        contenders = self.contenders()
+        if not contenders:
+            return 0.0, 0.0
+        others = [c.weight for c in self.clusters() if c is not contenders[0]]
+        return contenders[0].weight, max(others, default=0.0)
 
     def decided(self, outstanding: float) -> bool:
         """Whether the leader stays ahead even if every ``outstanding`` weight joins the runner-up."""
         first, second = self.lead()
         return first > 0 and first > second + outstanding
+
+
+def short_text(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _log_beta(a: float, b: float) -> float:

@@ -30,8 +30,12 @@ _JUDGE_FAILED = re.compile(r"^judge (\S+) failed \(")
 
 def unusable(row: Mapping[str, Any]) -> bool:
     """Whether a row's answer is empty, or has no key of its answer type (a letter, yes/no, a number)."""
-    if row.get("status") in ("error", "abstained"):
-        return False  # counted elsewhere: failures and abstentions are not the answer's form
+    if row.get("status") == "error":  # an empty reply is a failed call (empty_answer): it counts here
+        return "empty_answer" in str(row.get("error") or "") or any(
+            c.get("error") == "empty_answer" for c in row.get("candidates") or []
+        )
+    if row.get("status") == "abstained":
+        return False  # the panel's doubt, not the answer's form
     answer = (row.get("answer") or "").strip()
     if not answer:
         return True

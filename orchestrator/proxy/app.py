@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,29 +28,26 @@ from starlette.routing import Route
 
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.engine import Orchestrator
-from orchestrator.errors import BudgetExceeded, ShoalError
-from orchestrator.health import HealthCollector
+from orchestrator.errors import BudgetExceeded
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
-from orchestrator.proxy.errors import ApiError, from_shoal_error
+from orchestrator.proxy.errors import ApiError, from_exception
+from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
 from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
 from orchestrator.registry import Registry
+from orchestrator.sovereignty.health import HealthCollector
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
-__all__ = ["Proxy", "app_from_env", "create_app"]
+__all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json"]
 
 log = get_logger("shoal.proxy")
 
 T = TypeVar("T")
 JSON = "application/json"
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its answer was ready."""
 
 
 @dataclass
@@ -101,6 +97,8 @@ class Proxy:
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
         self._in_flight = 0
+        self.expired = asyncio.Event()  # set once shutdown_grace_s has passed after SIGTERM
+        self._streams: set[AnswerStream] = set()
 
     # -- admission -------------------------------------------------------------------
 
@@ -134,15 +132,25 @@ class Proxy:
         self._in_flight -= 1
         self.metrics.in_flight.dec()
 
+    def drain(self, grace_s: float) -> None:
+        """Shutdown began: what is still running after ``grace_s`` is answered 503 (an error
+        event for a stream) and cancelled, so no client gets a bare 500 or a cut stream."""
+        asyncio.get_running_loop().call_later(grace_s, self._expire)
+
+    def _expire(self) -> None:
+        self.expired.set()
+        for stream in list(self._streams):
+            stream.stop(shutting_down())
+
     # -- routes ----------------------------------------------------------------------
 
     async def chat_completions(self, request: Request) -> Response:
         exchange = Exchange(self)
         try:
             self.authorize(request)
-            self.admit(exchange)
-            body = await read_json(request, self.settings.max_body_bytes)
+            body = await read_json(request, self.settings)
             chat = parse_chat_request(body)
+            self.admit(exchange)  # only once the body is in: a slow client holds no slot
             exchange.stream = chat.stream
             target = self.target(chat.model)
             exchange.model, exchange.target = target.id, target
@@ -150,7 +158,7 @@ class Proxy:
             exchange.request_id = planned.request.request_id
             if chat.stream:
                 return await self._stream(request, planned, exchange)
-            verdicts = await until_disconnect(request, self._answer(planned))
+            verdicts = await until_disconnect(request, self._answer(planned), self.expired)
         except ApiError as exc:
             exchange.settle(exc.status)
             return error_response(exc)
@@ -160,14 +168,10 @@ class Proxy:
         except asyncio.CancelledError:
             exchange.settle(499)
             raise
-        except ShoalError as exc:
-            error = from_shoal_error(exc, direct=exchange.target.member if exchange.target else None)
+        except Exception as exc:  # ShoalErrors (also out of the n > 1 task group), or a bug
+            error = from_exception(exc, direct=exchange.target.member if exchange.target else None)
             exchange.settle(error.status)
             return error_response(error)
-        except Exception as exc:
-            log.error("request_failed", error_type=type(exc).__name__, exc_info=exc)
-            exchange.settle(500)
-            return error_response(ApiError(500, "internal error", type="server_error", code="internal_error"))
         chat_id = "chatcmpl-" + planned.request.request_id
         body_out = completion(chat_id, int(time.time()), target, verdicts)
         exchange.settle(200, verdicts)
@@ -191,7 +195,12 @@ class Proxy:
         return Response(dumps(model_entry(target, self.created)), media_type=JSON)
 
     async def health(self, request: Request) -> Response:
-        body = {"status": "ok", "models": len(self.catalog.ids()), "in_flight": self._in_flight}
+        body = {
+            "status": "ok",
+            "models": len(self.catalog.ids()),
+            "in_flight": self._in_flight,
+            "tasks": len(asyncio.all_tasks()),  # for leak checks (benchmarks/soak.py)
+        }
         return Response(dumps(body), media_type=JSON)
 
     async def metrics_text(self, request: Request) -> Response:
@@ -239,13 +248,21 @@ class Proxy:
     async def _stream(self, request: Request, planned: Plan, exchange: Exchange) -> Response:
         stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
         # Wait a moment before committing to 200: an early failure still gets its own status.
-        if await stream.wait(self.settings.heartbeat_s) and stream.failed_early() is not None:
+        # The client leaving (or the shutdown's grace ending) meanwhile is noticed at once.
+        try:
+            early = await until_disconnect(request, stream.wait(self.settings.heartbeat_s), self.expired)
+        except BaseException:
+            stream.cancel()
+            raise
+        if early and stream.failed_early() is not None:
             error = error_of(stream.task, planned.target)
             if error is not None:
                 raise error
         report = StreamReport()
+        self._streams.add(stream)
 
         def close() -> None:
+            self._streams.discard(stream)
             stream.cancel()
             exchange.settle(report.status, [report.verdict] if report.verdict else None)
 
@@ -289,31 +306,17 @@ class Proxy:
                 await self.orchestrator.aclose()
                 self.quota.close()
 
-        return Starlette(
+        app = Starlette(
             routes=routes,
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
             lifespan=lifespan,
         )
+        return Guard(app, self)  # type: ignore[return-value]
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON: 413 past ``limit`` bytes (declared or streamed), 400 if it does not parse."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise _too_large(limit)
-        parts.append(part)
-    try:
-        return json.loads(b"".join(parts))
-    except ValueError as exc:
-        raise ApiError(
-            400, f"could not parse the JSON body of the request: {exc}", code="invalid_json"
-        ) from None
+async def read_json(request: Request, settings: Any) -> Any:
+    """The body as JSON (see :mod:`~orchestrator.proxy.limits` for the bounds and the checks)."""
+    return parse_json(await read_body(request, settings))
 
 
 class EventStream(StreamingResponse):
@@ -330,30 +333,95 @@ class EventStream(StreamingResponse):
             self._on_close()
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        f"the request body is larger than the server's limit of {limit} bytes ([server] max_body_bytes)",
-        code="request_too_large",
-    )
-
-
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """``work``'s result, or :class:`ClientGone` (with ``work`` cancelled) if the client leaves first."""
+async def until_disconnect(request: Request, work: Awaitable[T], expired: asyncio.Event | None = None) -> T:
+    """``work``'s result; :class:`ClientGone` if the client leaves first, a 503 if ``expired``
+    (the shutdown's grace is over) is set first; either way ``work`` is cancelled."""
     task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    watchers: list[asyncio.Future[Any]] = [asyncio.ensure_future(_disconnected(request))]
+    if expired is not None:
+        watchers.append(asyncio.ensure_future(expired.wait()))
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # we are cancelled ourselves (shutdown): so is the work
+        await asyncio.wait((task, *watchers), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # we are cancelled ourselves: so is the work
         task.cancel()
         raise
     finally:
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
     if task.done():
         return task.result()
     task.cancel()
     await asyncio.wait((task,))  # its calls are cancelled and recorded before we answer
+    if expired is not None and expired.is_set():
+        raise shutting_down()
     raise ClientGone
+
+
+def shutting_down() -> ApiError:
+    return ApiError(
+        503,
+        "the server is shutting down and its grace period for requests in flight is over; retry",
+        type="server_error",
+        code="shutting_down",
+        headers={"Retry-After": "1"},
+    )
+
+
+class Guard:
+    """ASGI middleware in front of every route: cross-site refusals, and never a bare 500.
+
+    Anything a route lets escape is answered in OpenAI's error shape (a client that left
+    mid-body is logged as a 499, without a traceback).
+    """
+
+    def __init__(self, app: Starlette, proxy: Proxy) -> None:
+        self.app = app
+        self.proxy = proxy
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = cross_site_refusal(scope, auth_enabled=self.proxy.keys.enabled)
+        if refusal is not None:
+            await _send_error(send, refusal)
+            return
+        started = False
+        events = False  # the response is a server-sent event stream
+
+        async def tracked(message: Any) -> None:
+            nonlocal started, events
+            if message["type"] == "http.response.start":
+                started = True
+                events = any(
+                    k == b"content-type" and v.startswith(b"text/event-stream") for k, v in message["headers"]
+                )
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except ClientGone:
+            log.info("proxy_request", status=499, path=scope.get("path"))
+        except asyncio.CancelledError:
+            # uvicorn cancels what outlives its graceful shutdown: say so before going.
+            with contextlib.suppress(Exception):
+                if not started:
+                    await _send_error(send, shutting_down())
+                elif events:
+                    body = b"data: " + shutting_down().encoded() + b"\n\n"
+                    await send({"type": "http.response.body", "body": body, "more_body": False})
+            raise
+        except Exception as exc:
+            error = from_exception(exc)
+            if not started:
+                await _send_error(send, error)
+
+
+async def _send_error(send: Any, error: ApiError) -> None:
+    headers = [(b"content-type", JSON.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": error.encoded()})
 
 
 async def _disconnected(request: Request) -> None:
@@ -383,6 +451,9 @@ def create_app(config: ShoalConfig, *, registry: Registry | None = None) -> Star
 
 def app_from_env() -> Starlette:
     """For ``--workers N``: each worker process builds its app from ``SHOAL_CONFIG``."""
+    from orchestrator.proxy.limits import LimitedHttp
+
     config = load_config(os.environ.get("SHOAL_CONFIG") or None)
     configure_logging(os.environ.get("SHOAL_SERVE_LOG_LEVEL") or config.defaults.log_level)
+    LimitedHttp.configure(config.server)
     return create_app(config)

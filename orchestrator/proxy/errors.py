@@ -10,11 +10,17 @@ malformed JSON, schema, unsupported param   400     ``invalid_json`` …
 missing or wrong key                        401     ``invalid_api_key``
 the policy forbids the request              403     ``policy_denied``
 unknown model                               404     ``model_not_found``
+body not JSON, wrong Content-Type           400     ``unsupported_media_type``
+a foreign Host or Origin (auth off)         403     ``forbidden_host`` …
+head/body not in within its timeout         408     ``request_timeout``
 body over ``max_body_bytes``                413     ``request_too_large``
+headers over ``max_header_bytes``           431     ``request_header_fields_too_large``
 a member asked directly is rate limited     429     ``upstream_rate_limited``
 a budget (the request's, the key's daily)   429     ``budget_exceeded``
 too few members answered                    502     ``quorum_not_met``
 ``max_concurrent_requests`` reached         503     ``overloaded``
+past ``shutdown_grace_s`` after SIGTERM     503     ``shutting_down``
+anything else (a bug)                       500     ``internal_error``
 ==========================================  ======  ========================
 """
 
@@ -28,9 +34,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator import errors
+from orchestrator.logs import get_logger
 from orchestrator.proxy.quota import seconds_to_midnight_utc
 
-__all__ = ["ApiError", "from_shoal_error", "from_validation_error"]
+__all__ = ["ApiError", "from_exception", "from_shoal_error", "from_validation_error"]
+
+
+log = get_logger("shoal.proxy")
 
 
 class ApiError(Exception):
@@ -73,6 +83,31 @@ def from_validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return ApiError(400, f"{param}: {message}{suffix}", param=param or None, code="invalid_value")
+
+
+def from_exception(exc: BaseException, *, direct: str | None = None) -> ApiError:
+    """Any exception out of answering a request, as the status a client can act on.
+
+    Errors raised in a task group (``n > 1``) arrive grouped: the first one Shoal knows
+    decides. Anything else is a bug: logged with its traceback, answered 500 without detail.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        known = [e for e in _leaves(exc) if isinstance(e, ApiError | errors.ShoalError)]
+        if known:
+            exc = known[0]
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, errors.ShoalError):
+        return from_shoal_error(exc, direct=direct)
+    log.error("request_failed", error_type=type(exc).__name__, exc_info=exc)
+    return ApiError(500, "internal error", type="server_error", code="internal_error")
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in group.exceptions:
+        out += _leaves(e) if isinstance(e, BaseExceptionGroup) else [e]
+    return out
 
 
 def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> ApiError:

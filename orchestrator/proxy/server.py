@@ -18,9 +18,11 @@ from orchestrator.config import ShoalConfig
 from orchestrator.errors import UsageError
 from orchestrator.proxy.app import Proxy
 from orchestrator.proxy.auth import ApiKeys, check_bind
+from orchestrator.proxy.limits import LimitedHttp
 
 __all__ = ["banner", "serve"]
 
+_BACKSTOP_S = 1.0
 _UVICORN_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
 
 
@@ -44,16 +46,20 @@ def serve(
     proxy = Proxy(config) if workers == 1 else None
     out.write(banner(config, host, bound, keys, workers, proxy))
     out.flush()
+    LimitedHttp.configure(config.server)
     options = {
-        "timeout_graceful_shutdown": config.server.shutdown_grace_s,
+        # The proxy answers what is left at shutdown_grace_s itself (503, or an error event);
+        # uvicorn's own cancellation is the backstop a moment later.
+        "timeout_graceful_shutdown": config.server.shutdown_grace_s + _BACKSTOP_S,
         "log_level": _UVICORN_LEVELS.get(log_level, "warning"),
         "access_log": False,
         "server_header": False,
         "lifespan": "on",
         "log_config": None,
+        "http": LimitedHttp,
     }
     if proxy is not None:
-        server = uvicorn.Server(uvicorn.Config(proxy.app(), **options))  # type: ignore[arg-type]
+        server = _Server(uvicorn.Config(proxy.app(), **options), proxy)  # type: ignore[arg-type]
         server.run(sockets=[sock])
         return
     # Several worker processes: each builds its own app (and metrics) from the environment.
@@ -69,6 +75,18 @@ def serve(
         workers=workers,
         **options,  # type: ignore[arg-type]
     )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the proxy when shutdown begins (so it can drain on time)."""
+
+    def __init__(self, config: uvicorn.Config, proxy: Proxy) -> None:
+        super().__init__(config)
+        self._proxy = proxy
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._proxy.drain(self.config.timeout_graceful_shutdown - _BACKSTOP_S)  # type: ignore[operator]
+        await super().shutdown(sockets)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -33,6 +33,11 @@ DONE = b"data: [DONE]\n\n"
 _END = object()
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    error: ApiError
+
+
 def event(body: dict[str, Any]) -> bytes:
     return b"data: " + dumps(body) + b"\n\n"
 
@@ -54,7 +59,9 @@ class AnswerStream:
 
     async def wait(self, within_s: float) -> bool:
         """Whether something (text, or the end) arrived within ``within_s``, without taking it."""
-        if self._ahead or not self._queue.empty():
+        while not self._queue.empty():
+            self._ahead.append(self._queue.get_nowait())
+        if self._ahead:
             return True
         try:
             async with asyncio.timeout(within_s):
@@ -81,6 +88,11 @@ class AnswerStream:
         while not self._queue.empty():
             got.append(self._queue.get_nowait())
         return got
+
+    def stop(self, error: ApiError) -> None:
+        """End the stream now with ``error`` as its last event (the server is shutting down)."""
+        self._queue.put_nowait(_Stop(error))
+        self.cancel()
 
     def cancel(self) -> None:
         """Cancel the run, once (repeated ``Task.cancel`` calls let an httpx stream in the run carry on)."""
@@ -140,6 +152,10 @@ async def sse(
             for item in got:
                 if item is _END:
                     ended = True
+                elif isinstance(item, _Stop):
+                    report.status, report.error = item.error.status, item.error
+                    yield bytes(out) + event(item.error.body())
+                    return
                 elif isinstance(item, StreamDelta) and item.text:
                     sent.append(item.text)
                     out += chunks.text({"content": item.text})

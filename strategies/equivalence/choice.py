@@ -1,13 +1,17 @@
-"""Multiple choice: the option letter an answer picks.
+r"""Multiple choice: the option an answer picks, by its label.
 
-"B", "(B)", "b)", "Answer: b", "The correct option is B) Paris", "正解は(B)"
-all pick ``B``. When the question lists its options ("A) Paris" lines, or
-"(A) Paris (B) Lyon" inline), an answer that names an option's text picks its
-letter, and letters the question does not offer are ignored.
+Labels are letters (A-J), or, when the question lists them, kana (ア イ ウ エ / あ い う え), circled
+numbers (① ② ③) or Roman numerals (I II III IV). The final stated answer wins: the last of
+"Answer: B", "the correct answer is B", ``\boxed{B}``, ``$B$``, ``**B**``, "Answer - B", "回答：C",
+"答えはBです", "正解は(B)", "C です", "選択肢Cが正しい"; else an answer that starts with a label
+("B", "(B)", "B) Paris"); else the option whose text the answer names ("Paris" picks B). Labels the
+question does not offer are ignored; an answer that names two options without a marker gets no key.
 
->>> m = ChoiceMatcher("Capital of France?\\nA) Lyon\\nB) Paris\\nC) Nice")
+>>> m = ChoiceMatcher("Capital of France?\nA) Lyon\nB) Paris\nC) Nice")
 >>> [m.key(t).canonical for t in ["B", "(b)", "Answer: b", "The correct option is B) Paris", "Paris"]]
 ['B', 'B', 'B', 'B', 'B']
+>>> m.key("Option A is wrong: Lyon is not the capital. Answer: B").canonical
+'B'
 """
 
 from __future__ import annotations
@@ -21,82 +25,152 @@ from strategies.equivalence.text import normalize_text
 
 __all__ = ["ChoiceMatcher", "options_in"]
 
-_LINE_OPTION = re.compile(r"^\s*[(\[]?([A-Ja-j])[)\].:：]\s*(.+?)\s*$", re.MULTILINE)
-_INLINE_OPTION = re.compile(r"\(([A-J])\)\s*([^()\n]+?)(?=\s*\([A-J]\)|\s*$|\n)")
-_EXPLICIT = re.compile(
-    r"(?:answer|option|choice|正解|答え|解答)\s*(?:is|:|：|は|=)?\s*(?:option\s*|choice\s*)?"
-    r"[(\[]?([A-Ja-j])([)\].:：,。]|\s*$|\s+[-–—]|\s|です|だ)",
-    re.IGNORECASE,
+_LETTERS = "ABCDEFGHIJ"
+_KANA = ("アイウエオカキクケコ", "あいうえおかきくけこ")
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+# NFKC turns circled numbers into digits: keep them apart as private-use characters while reading.
+_PROTECT = str.maketrans({c: chr(0xE000 + i) for i, c in enumerate(_CIRCLED)})
+_RESTORE = str.maketrans({chr(0xE000 + i): c for i, c in enumerate(_CIRCLED)})
+_LABEL = r"[A-Ja-j]|III|II|IV|VIII|VII|VI|IX|[IVX]|[アイウエオカキクケコあいうえおかきくけこ]|[\ue000-\ue009]"
+_LINE_OPTION = re.compile(
+    rf"^\s*[(\[（]?({_LABEL})[)\]）.:：、,]?\s+(.+?)\s*$|^\s*[(\[（]?({_LABEL})[)\]）.:：、]\s*(.+?)\s*$",
+    re.M,
 )
-_LEADING = re.compile(r"^[(\[]?([A-Ja-j])([)\].:：,]|\s*$|\s+[-–—])")
-_PAREN = re.compile(r"[(\[]([A-J])[)\]]")
-
-
-def options_in(question: str) -> dict[str, str]:
-    """The options a question lists, by letter: ``{"A": "Lyon", "B": "Paris"}``, or empty."""
-    return dict(_options(question))
+_INLINE_OPTION = re.compile(
+    rf"(?:\(({_LABEL})\)|([\ue000-\ue009]))\s*([^()\n\ue000-\ue009]+?)(?=\s*\((?:{_LABEL})\)|\s*[\ue000-\ue009]|\s*$|\n)"
+)
+_OPEN, _CLOSE = r"[(\[（「]?\s*\$?\s*(?:\\text\s*\{\s*)?\(?\s*", r"\s*\)?\s*\}?\s*\$?\s*[)\]）」]?"
+_MARKER = (
+    r"(?:final\s+answer|correct\s+answer|answer|correct\s+(?:option|choice)|best\s+(?:option|choice|answer)"
+    r"|回答|答え|正解|解答|答案|答)(?:\*\*)?"
+)
+_VERB = r"\s*(?:is|would\s+be|should\s+be|[:：=\-–—]|は|が)?\s*(?:option\s+|choice\s+|選択肢\s*)?"
 
 
 @functools.lru_cache(maxsize=256)
 def _options(question: str) -> tuple[tuple[str, str], ...]:
-    """Cached: a tally asks again, for the same question, as each answer arrives."""
-    text = unicodedata.normalize("NFKC", question)
-    found = {letter.upper(): body for letter, body in _LINE_OPTION.findall(text)}
-    if len(found) < 2:
-        found = {letter: body for letter, body in _INLINE_OPTION.findall(text)}
-    letters = sorted(found)
-    if len(letters) < 2 or letters[0] != "A" or "".join(letters) != "ABCDEFGHIJ"[: len(letters)]:
-        return ()
-    return tuple(found.items())
+    """The options a question lists, as (label, text); cached (a tally asks again per answer)."""
+    text = unicodedata.normalize("NFKC", question.translate(_PROTECT))
+    for found in (_line_options(text), _inline_options(text)):
+        labels = [label for label, _ in found]
+        if len(labels) >= 2 and _is_sequence(labels):
+            return tuple((label.translate(_RESTORE), body) for label, body in found)
+    return ()
+
+
+def _line_options(text: str) -> list[tuple[str, str]]:
+    found: dict[str, str] = {}
+    for m in _LINE_OPTION.finditer(text):
+        label, body = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        label = label.upper() if label in "abcdefghij" else label
+        found.setdefault(label, body)
+    return list(found.items())
+
+
+def _inline_options(text: str) -> list[tuple[str, str]]:
+    found: dict[str, str] = {}
+    for m in _INLINE_OPTION.finditer(text):
+        found.setdefault(m.group(1) or m.group(2), m.group(3).strip())
+    return list(found.items())
+
+
+def _is_sequence(labels: list[str]) -> bool:
+    protected = "".join(chr(0xE000 + i) for i in range(10))
+    for system in (list(_LETTERS), list(_KANA[0]), list(_KANA[1]), list(protected), list(_ROMAN)):
+        if labels == system[: len(labels)]:
+            return True
+    return False
+
+
+def options_in(question: str) -> dict[str, str]:
+    """The options a question lists, by label: ``{"A": "Lyon", "B": "Paris"}``, or empty."""
+    return dict(_options(question))
 
 
 class ChoiceMatcher:
-    """Keys answers by the option letter they pick."""
+    """Keys answers by the option label they pick."""
 
     kind = "choice"
     blocking = False
 
     def __init__(self, question: str = "") -> None:
         self.options = options_in(question)
-        self._texts = {letter: normalize_text(body) for letter, body in self.options.items()}
+        self._texts = {label: normalize_text(body) for label, body in self.options.items()}
+        labels = list(self.options) or list(_LETTERS)
+        alternation = "|".join(
+            re.escape(label.translate(_PROTECT)) for label in sorted(labels, key=len, reverse=True)
+        )
+        lower = "|".join(label.lower() for label in labels if label in _LETTERS)
+        label = rf"(?P<label>{alternation}{'|' + lower if lower else ''})"
+        end = r"(?=$|[\s)\]）」}.,:：;、。!?*$]|です|だ|が|は|を|\\)"
+        self._explicit = [
+            re.compile(rf"{_MARKER}{_VERB}{_OPEN}(?:\*\*)?{label}(?:\*\*)?{_CLOSE}{end}", re.IGNORECASE),
+            re.compile(rf"\\boxed\s*\{{\s*(?:\\text\s*\{{\s*)?\(?{label}\)?\s*\}}"),
+            re.compile(rf"選択肢\s*{label}{end}"),
+            re.compile(rf"(?:^|[\s(（「*])\(?{label}\)?\s*(?:です|が正しい|が正解|が答え){end}"),
+        ]
+        self._leading = re.compile(
+            rf"^\s*(?:\*\*)?[(\[（]?\s*{label}\s*(?:\*\*)?(?:[)\]）.:：,、]|\s*$|\s+[-–—])"
+        )
+        self._paren = re.compile(rf"[(\[（]({alternation})[)\]）]")
 
     def letter(self, text: str) -> str | None:
-        text = unicodedata.normalize("NFKC", text).replace("**", "").strip()
-        for pattern in (_EXPLICIT, _LEADING):
-            for match in pattern.finditer(text):
-                letter, after = match.group(1), match.group(2)
-                if after.isspace() and letter.islower():
+        """The label the answer picks, or None."""
+        text = unicodedata.normalize("NFKC", text.translate(_PROTECT)).replace("**", "").strip()
+        best: tuple[int, str] | None = None
+        for pattern in self._explicit:
+            for m in pattern.finditer(text):
+                label = m.group("label")
+                if label in "abcdefghij" and text[m.end("label") : m.end("label") + 1] == " ":
                     continue  # "the answer is a city": an article, not option A
-                if self._offered(letter.upper()):
-                    return letter.upper()
+                picked = self._offered(label)
+                if picked is not None and (best is None or m.start("label") > best[0]):
+                    best = (m.start("label"), picked)
+        if best is not None:
+            return best[1]
+        leading = self._leading.match(text)
+        if leading is not None:
+            picked = self._offered(leading.group("label"))
+            if picked is not None:
+                return picked
         named = self._named(text)
         if named is not None:
             return named
-        parens = {m.upper() for m in _PAREN.findall(text) if self._offered(m.upper())}
+        parens = {self._offered(p) for p in self._paren.findall(text)} - {None}
         return parens.pop() if len(parens) == 1 else None
 
-    def _offered(self, letter: str) -> bool:
-        return not self.options or letter in self.options
+    def _offered(self, label: str) -> str | None:
+        label = label.translate(_RESTORE)
+        label = label.upper() if label in "abcdefghij" else label
+        if self.options:
+            return label if label in self.options else None
+        return label if label in _LETTERS else None
 
     def _named(self, text: str) -> str | None:
         if not self._texts:
             return None
-        norm = normalize_text(text)
-        exact = [letter for letter, body in self._texts.items() if body and body == norm]
+        norm = normalize_text(text.translate(_RESTORE))
+        exact = [label for label, body in self._texts.items() if body and body == norm]
         if len(exact) == 1:
             return exact[0]
         named = [
-            letter
-            for letter, body in self._texts.items()
-            if body and re.search(rf"(?:^|\s){re.escape(body)}(?:$|\s)", norm)
+            label
+            for label, body in self._texts.items()
+            if body and re.search(rf"(?:^|\s|(?<=\W)){re.escape(body)}(?:$|\s|(?=\W))", norm)
         ]
-        return named[0] if len(named) == 1 else None
+        if len(named) == 1:
+            return named[0]
+        spaced = [
+            label for label, body in self._texts.items() if body and not body.isascii() and body in norm
+        ]
+        return spaced[0] if len(spaced) == 1 else None
 
     def key(self, text: str) -> Key:
-        letter = self.letter(text)
-        if letter is None:
+        label = self.letter(text)
+        if label is None:
             return Key(canonical=normalize_text(text), extracted=False)
-        return Key(canonical=letter)
+        return Key(canonical=label)
 
     def same(self, a: Key, b: Key) -> bool:
         return a.canonical == b.canonical and a.extracted == b.extracted

@@ -1,148 +1,93 @@
-r"""Numbers: the final answer out of a worked solution, compared as exact rationals.
+r"""Numbers: the final answer out of a worked solution, compared exactly.
 
-The answer is the number after a marker (``#### 42``, ``\boxed{42}``, "the
-answer is 42", "答えは42"), else the last number in the text. ``1/2``,
-``0.5``, ``\frac{1}{2}``, ``½``, ``1,000``, ``1000.0``, ``3万``, ``2 million``,
-``seven`` and numbers with units (``$5``, ``42 apples``, ``5円``) are read.
-A percentage is a share (``50%`` is ``1/2``) unless the question asks for a
-percentage, where ``50%`` and ``50`` agree. Values compare exactly; a decimal
-of two or more places also matches the non-terminating fraction it rounds
-(``0.33`` and ``1/3``), and values within 1e-9 relative match (float noise).
+Where the answer is: the last of ``\boxed{...}``, ``#### ...``, "final answer", "the answer is",
+"Answer:", "答えは" / "答え:" / "正解は" wins (an earlier box or intermediate value does not); after a
+marker, the value after the last ``=`` (``the answer is 4 + 3 = 7`` is 7); with no marker, the last
+number of the text.
+
+How it is read: thousands written with commas, dots, spaces, thin spaces, ``\!``, ``\,`` or ``{,}``
+and decimal commas are told apart by the digit groups and by the text's own habit (``1.234,5 €`` is
+1234.5, ``1,22`` is 1.22, ``1 000`` is 1000); units, superscripts and subscripts are never the value
+(``15 m²`` is 15; ``204_5`` is the base-5 numeral ``204_5``); the arithmetic the answer writes is
+evaluated exactly (:mod:`strategies.equivalence.mathexpr`: ``2^{10}`` is 1024, ``3\times10^{8}`` is
+300000000, ``\frac3{3}`` is 1; roots and pi to 50 digits); ``50%``, ``50 percent``, ``50 pct``,
+``50パーセント`` and ``5割`` are shares (1/2) unless the question asks for a percentage, where ``50%``
+and ``50`` agree; ``3万``, ``2 million``, ``seven`` are read.
+
+A wrong key is worse than no key: an answer whose value cannot be read with confidence (a list
+``2 and 3``, a range ``5-10``, a variable ``2-2p``, an unknown function ``\log 8``) gets no key.
+Values compare exactly; a decimal of two or more places also matches the non-terminating value it
+rounds (``0.33`` and ``1/3``, ``1.41`` and ``\sqrt{2}``), and values within 1e-9 relative match.
 
 >>> m = NumberMatcher()
 >>> [m.key(t).canonical for t in ["1/2", "0.5", r"\frac{1}{2}", "#### 1,000", "The answer is $3.50."]]
 ['1/2', '1/2', '1/2', '1000', '7/2']
 >>> m.same(m.key("0.33"), m.key("1/3")), m.same(m.key("0.3"), m.key("1/3"))
 (True, False)
+>>> m.key(r"$\sqrt{17}$").canonical == m.key("17").canonical
+False
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from strategies.equivalence import Key
+from strategies.equivalence.numtext import Span, asks_percentage, find_value, prepare
 from strategies.equivalence.text import normalize_text
 
-__all__ = ["NumberMatcher", "asks_percentage", "extract_number"]
+__all__ = ["Number", "NumberMatcher", "asks_percentage", "extract_number"]
 
-_MARKERS = [
-    re.compile(r"####\s*([^\n]+)"),
-    re.compile(r"\\boxed\s*\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}"),
-    re.compile(
-        r"(?:final answer|the answer is|answer is|answer\s*[:：]|答えは|答え\s*[:：]|正解は|解答\s*[:：])"
-        r"\s*[:：]?\s*([^\n]+)",
-        re.IGNORECASE,
-    ),
-]
-_FRAC = r"\\[dt]?frac\s*\{\s*(-?[\d.]+)\s*\}\s*\{\s*(-?[\d.]+)\s*\}|\\[dt]?frac(\d)(\d)"
-_PLAIN = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+"
-_SCALE = r"\s*(thousand|million|billion|trillion|万|億|兆)?"
-_PERCENT = r"\s*(%|\\%|percent\b|パーセント)?"
-_NUMBER = re.compile(
-    rf"(-|−)?\s*(?:{_FRAC}|(?P<num>{_PLAIN})\s*/\s*(?P<den>{_PLAIN})|(?P<plain>{_PLAIN})){_SCALE}{_PERCENT}"
-)
-_SCALES = {
-    "thousand": 10**3,
-    "million": 10**6,
-    "billion": 10**9,
-    "trillion": 10**12,
-    "万": 10**4,
-    "億": 10**8,
-    "兆": 10**12,
-}
-_WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
-        " sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80})
-_WORDS.update({"ninety": 90, "hundred": 100, "half": 0})
-_ASKS_PERCENT = re.compile(r"percent|percentage|%|パーセント|百分率", re.IGNORECASE)
 _REL_TOL = 1e-9
-
-
-def asks_percentage(question: str) -> bool:
-    return _ASKS_PERCENT.search(question) is not None
+_IRRATIONAL_DIGITS = 30
 
 
 @dataclass(frozen=True, slots=True)
 class Number:
-    value: Fraction
-    places: int | None  # digits after the decimal point, when written as a decimal
+    """A value: ``value`` exact when rational, ``approx`` when not; ``numeral`` for another base."""
 
-
-def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("⁄", "/").replace("−", "-").replace("$", "").replace("\\,", "").replace("\\!", "")
-    return text.replace("\\left", "").replace("\\right", "").replace("{,}", ",")
-
-
-def _parse(match: re.Match[str], percent_is_share: bool) -> Number | None:
-    groups = match.groups()
-    sign = -1 if groups[0] else 1
-    places: int | None = None
-    try:
-        if groups[1] is not None or groups[3] is not None:
-            num, den = (groups[1], groups[2]) if groups[1] is not None else (groups[3], groups[4])
-            value = Fraction(num) / Fraction(den)
-        elif match.group("num") is not None:
-            value = Fraction(match.group("num").replace(",", "")) / Fraction(
-                match.group("den").replace(",", "")
-            )
-        else:
-            plain = match.group("plain").replace(",", "")
-            value = Fraction(plain)
-            if "." in plain and "e" not in plain.lower():
-                places = len(plain.split(".")[1])
-    except (ValueError, ZeroDivisionError):
-        return None
-    scale, percent = groups[-2], groups[-1]
-    if scale:
-        value *= _SCALES[scale.lower()]
-        places = None
-    if percent and percent_is_share:
-        value /= 100
-        places = None if places is None else places + 2
-    return Number(sign * value, places)
+    value: Fraction | None
+    places: int | None = None  # digits after the decimal point, when written as a decimal
+    approx: Decimal | None = None
+    numeral: str | None = None  # "204_5": a numeral in another base, compared as written
 
 
 def extract_number(text: str, *, percent_is_share: bool = True) -> Number | None:
-    """The final answer of ``text`` as a number, or None."""
-    text = _clean(text)
-    for marker in _MARKERS:
-        found = marker.findall(text)
-        if found:
-            segment = found[-1]
-            first = _NUMBER.search(segment)
-            if first:
-                return _parse(first, percent_is_share)
-            word = _word_number(segment)
-            if word is not None:
-                return word
-    matches = list(_NUMBER.finditer(text))
-    if matches:
-        return _parse(matches[-1], percent_is_share)
-    return _word_number(text)
-
-
-def _word_number(text: str) -> Number | None:
-    words = normalize_text(text).replace("-", " ").split()
-    if not words or len(words) > 3 or words[0] not in _WORDS or words[0] == "half":
+    """The final answer of ``text`` as a number, or None when it has none that reads with confidence."""
+    span = find_value(prepare(text))
+    if span is None:
         return None
-    if words == ["one", "half"] or words == ["a", "half"]:
-        return Number(Fraction(1, 2), None)
-    total = _WORDS[words[0]]
-    if len(words) > 1 and words[1] in _WORDS and _WORDS[words[1]] < 10 and total >= 20:
-        total += _WORDS[words[1]]
-    return Number(Fraction(total), None)
+    return _number(span, percent_is_share)
 
 
-def _canonical(value: Fraction) -> str:
+def _number(span: Span, percent_is_share: bool) -> Number:
+    if span.numeral is not None:
+        return Number(None, numeral=span.numeral)
+    real = span.value
+    assert real is not None
+    factor = Fraction(span.scale)
+    places = span.places if span.scale == 1 else None
+    if span.percent and percent_is_share:
+        factor /= 100
+        places = None if places is None else places + 2
+    if span.percent == "割":
+        factor *= 10 if percent_is_share else 1000  # 3割 is 30%
+        places = None
+    if real.exact is not None:
+        return Number(real.exact * factor, places)
+    assert real.approx is not None
+    return Number(None, places, approx=real.approx * Decimal(factor.numerator) / Decimal(factor.denominator))
+
+
+def _canonical(number: Number) -> str:
+    if number.numeral is not None:
+        return number.numeral
+    if number.value is None:
+        assert number.approx is not None
+        return "≈" + format(number.approx, f".{_IRRATIONAL_DIGITS}g")
+    value = number.value
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
@@ -155,17 +100,26 @@ def _terminates(value: Fraction) -> bool:
 
 
 def _rounds_to(decimal: Number, other: Number) -> bool:
-    if decimal.places is None or decimal.places < 2 or _terminates(other.value):
+    """A decimal of 2+ places matches a value that does not terminate and rounds to it."""
+    if decimal.value is None or decimal.places is None or decimal.places < 2:
         return False
+    if other.value is not None and _terminates(other.value):
+        return False
+    target = other.approx if other.value is None else None
     step = Fraction(1, 10**decimal.places)
-    return abs(other.value - decimal.value) <= step / 2
+    if target is None:
+        assert other.value is not None
+        return abs(other.value - decimal.value) <= step / 2
+    return abs(Fraction(target) - decimal.value) <= step / 2
 
 
 class NumberMatcher:
     """Keys answers by their final number; percentages read as the question asks."""
 
     kind = "number"
-    blocking = False
+    # Regular expressions and bounded arithmetic: about 0.5 ms for a 2,000-character answer, but more for
+    # longer ones, so the caller keys off the event loop.
+    blocking = True
 
     def __init__(self, question: str = "") -> None:
         self.percent_is_share = not asks_percentage(question)
@@ -174,7 +128,7 @@ class NumberMatcher:
         number = extract_number(text, percent_is_share=self.percent_is_share)
         if number is None:
             return Key(canonical=normalize_text(text), extracted=False)
-        return Key(canonical=_canonical(number.value), value=number)
+        return Key(canonical=_canonical(number), value=number)
 
     def same(self, a: Key, b: Key) -> bool:
         if a.canonical == b.canonical and a.extracted == b.extracted:
@@ -182,7 +136,10 @@ class NumberMatcher:
         if not (a.extracted and b.extracted):
             return False
         x, y = a.value, b.value
-        scale = max(abs(x.value), abs(y.value))
-        if abs(x.value - y.value) <= _REL_TOL * scale:
-            return True
+        if x.numeral is not None or y.numeral is not None:
+            return False
+        if x.value is not None and y.value is not None:
+            scale = max(abs(x.value), abs(y.value))
+            if abs(x.value - y.value) <= _REL_TOL * scale:
+                return True
         return _rounds_to(x, y) or _rounds_to(y, x)

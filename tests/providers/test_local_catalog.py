@@ -44,7 +44,7 @@ def test_a_bare_pull_skips_the_opt_in_models(monkeypatch: pytest.MonkeyPatch, tm
 
     pulled: list[str] = []
     monkeypatch.setenv("SHOAL_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr("orchestrator.cli._pull_one", lambda store, name, **kw: pulled.append(name))
+    monkeypatch.setattr("orchestrator.cli.models._pull_one", lambda store, name, **kw: pulled.append(name))
     result = CliRunner().invoke(app, ["models", "pull"])
     assert result.exit_code == 0, result.output
     assert pulled == [m.name for m in CATALOG if not m.opt_in]

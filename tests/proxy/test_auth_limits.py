@@ -102,7 +102,10 @@ def test_a_chunked_body_over_the_limit_is_413(strict: Served) -> None:
         yield b'"}]}'
 
     response = httpx.post(
-        strict.base_url + "/chat/completions", content=pieces(), headers=auth(KEYS[0]), timeout=10
+        strict.base_url + "/chat/completions",
+        content=pieces(),
+        headers={**auth(KEYS[0]), "content-type": "application/json"},
+        timeout=10,
     )
     assert response.status_code == 413
 

@@ -266,3 +266,41 @@ def test_every_answer_is_in_exactly_one_cluster_and_the_winner_is_an_answer(
     assert sorted(i for c in clusters for i in c.indices) == list(range(len(texts)))
     for c in clusters:
         assert c.answer in [texts[i].strip() for i in c.indices]
+
+
+# -- answer type from the question -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is six times seven?", "number"),
+        ("What is 12 * 7?", "number"),
+        ("Natalia sold 48 clips in April. How many clips did she sell?", "number"),
+        ("りんごは全部でいくつありますか。", "number"),
+        ("Which of the following is prime? (A) 4 (B) 6 (C) 7", "choice"),
+        ("次のうち正しいものはどれか。\nア 東京\nイ 大阪\nウ 京都", "choice"),
+        ("Is Paris the capital of France?", "yesno"),
+        ("東京は日本の首都ですか？", "yesno"),
+        ("Is it red or blue?", None),
+        ("Can you write a poem about the sea?", None),
+        ("日本の首都はどこですか？", None),
+        ("What is the capital of France?", None),
+    ],
+)
+def test_question_type(question: str, kind: str | None) -> None:
+    from strategies.answers import question_type
+
+    assert question_type(question) == kind
+
+
+def test_six_times_seven_is_voted_as_a_number() -> None:
+    question = "What is six times seven?"
+    assert infer_type(["24", "42", "The answer is 42."], question) == "number"
+    clusters = cluster(["24", "Six times seven is 42.", "The answer is 42."], question=question)
+    assert clusters[0].key == "42" and len(clusters[0].indices) == 2
+
+
+def test_huge_powers_are_left_unkeyed_not_evaluated() -> None:
+    assert not NumberMatcher().key(r"$2^{10000000}$").extracted
+    assert NumberMatcher().key(r"$2^{100}$").canonical == str(2**100)

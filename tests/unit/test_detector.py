@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.detector import KINDS, Finding, detect, evaluate, luhn_ok, my_number_ok
+from orchestrator.sovereignty.detector import KINDS, Finding, detect, evaluate, luhn_ok, my_number_ok
 
 POSITIVE = [
     ("use sk-proj-bYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6PwZPf1Qh6yY for the call", "api_key"),

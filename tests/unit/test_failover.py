@@ -10,11 +10,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from orchestrator.breaker import BreakerConfig, Breakers, Failover
 from orchestrator.errors import ServerError
-from orchestrator.health import HealthCollector, member_status
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import ProviderContext, StreamDelta
+from orchestrator.sovereignty.breaker import BreakerConfig, Breakers, Failover
+from orchestrator.sovereignty.health import HealthCollector, member_status
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member
 from providers.scripted import ScriptedProvider
 from tests.helpers import Counted

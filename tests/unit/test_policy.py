@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from orchestrator.config import parse_config
 from orchestrator.engine import Orchestrator
 from orchestrator.errors import ConfigError, PolicyError, QuorumError, ShoalError
-from orchestrator.policy import Policy, PolicyConfig
 from orchestrator.registry import Registry
+from orchestrator.sovereignty.policy import Policy, PolicyConfig
 from orchestrator.types import Member, Request, Tags
 from tests.helpers import Counted, scripted_config, scripted_toml
 
@@ -332,7 +332,7 @@ def _strategy_table(kind: str, named: str, min_answers: int) -> str:
 
 
 def _oracle(member: dict[str, Any], name: str, levels: dict[str, list[str]], seen: set[str]) -> bool:
-    """Independent of orchestrator.policy: may this member see a request of these levels?"""
+    """Independent of orchestrator.sovereignty.policy: may this member see a request of these levels?"""
     tags = {
         f"locality:{member['locality']}",
         f"vendor:{member['vendor']}",

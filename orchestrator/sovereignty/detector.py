@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from orchestrator._regex import lazy
 
-__all__ = ["KINDS", "Finding", "Score", "detect", "evaluate", "luhn_ok", "my_number_ok"]
+__all__ = ["KINDS", "Finding", "Score", "detect", "evaluate", "luhn_ok", "my_number_ok", "redact"]
 
 KINDS: tuple[str, ...] = ("private_key", "api_key", "password", "email", "phone", "credit_card", "my_number")
 
@@ -148,6 +148,23 @@ def detect(text: str) -> list[Finding]:
             if not any(_overlap(finding, kept) for kept in found):
                 found.append(finding)
     return sorted(found, key=lambda f: (f.start, f.end))
+
+
+def redact(text: str) -> str:
+    """``text`` with every finding replaced by ``[REDACTED:kind]``: for error text that may
+    carry what an upstream echoed back (a key, an address), before it reaches a client, a log
+    or the audit trail.
+
+    >>> redact("HTTP 401: bad key sk-proj-4fT9xQ2mLr8vBn3KpZ7wYc1d for a@b.jp")
+    'HTTP 401: bad key [REDACTED:api_key] for [REDACTED:email]'
+    """
+    if not text:
+        return text
+    out, last = [], 0
+    for finding in detect(text):
+        out += [text[last : finding.start], f"[REDACTED:{finding.kind}]"]
+        last = finding.end
+    return "".join(out) + text[last:] if out else text
 
 
 def _overlap(a: Finding, b: Finding) -> bool:

@@ -27,18 +27,41 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.logs import get_logger
 from orchestrator.types import Candidate, Member
 
-__all__ = ["SEAT_ROLES", "BreakerConfig", "Breakers", "Failover", "MemberHealth", "counts_as_failure"]
+__all__ = [
+    "SEAT_ROLES",
+    "UPSTREAM_FAULTS",
+    "BreakerConfig",
+    "Breakers",
+    "Failover",
+    "MemberHealth",
+    "counts_as_failure",
+]
 
 log = get_logger("shoal.breaker")
 
 State = Literal["closed", "open", "half_open"]
 
-# Failures that say the member is unwell, not that the request was wrong or the call unwanted.
-_NOT_HEALTH = frozenset({"bad_request", "cache_miss", "cancelled", "circuit_open", "policy"})
+# Failures that say the member (its server, its network, its model) is unwell. Anything else
+# (the upstream refusing a bad request, a cache miss, a cancellation, an error raised on our
+# side while preparing the call, such as a body that cannot be encoded) says nothing about
+# the member's health: a client's bad input must never open a breaker for everyone.
+UPSTREAM_FAULTS = frozenset(
+    {
+        "timeout",
+        "rate_limit",
+        "server_error",
+        "connection_error",
+        "authentication_error",
+        "provider_error",
+        "malformed_response",
+        "truncated_stream",
+        "model_error",
+    }
+)
 
 
 def counts_as_failure(candidate: Candidate) -> bool:
-    return candidate.error is not None and candidate.error.type not in _NOT_HEALTH
+    return candidate.error is not None and candidate.error.type in UPSTREAM_FAULTS
 
 
 class BreakerConfig(BaseModel):

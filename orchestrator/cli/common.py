@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 local model, 4 providers faile
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -14,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from orchestrator.config import ShoalConfig
 
-__all__ = ["ConfigOption", "_exit_code", "_fail", "_guarded", "_load"]
+__all__ = ["ConfigOption", "_exit_code", "_fail", "_guarded", "_load", "_print"]
 
 ConfigOption = Annotated[
     Path | None,
@@ -58,3 +59,17 @@ def _load(config: Path | None) -> ShoalConfig:
     from orchestrator.config import load_config
 
     return load_config(config)
+
+
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for key, value in data.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            typer.echo(f"{key}:")
+            for inner, scores in value.items():
+                typer.echo(f"  {inner}: {json.dumps(scores, ensure_ascii=False)}")
+        else:
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+            typer.echo(f"{key}: {shown}")

@@ -3,7 +3,7 @@
 One :class:`Gatekeeper` per orchestrator. For each request it decides the sensitivity
 (:meth:`clear`), admits the team and every member the strategy names in its options
 (:meth:`admit`: a judge the policy excludes fails the request before anything is sent),
-lends the panel the request's :class:`~orchestrator.breaker.Failover`, and writes one
+lends the panel the request's :class:`~orchestrator.sovereignty.breaker.Failover`, and writes one
 audit line when the request ends (:meth:`audited`).
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.breaker import Breakers, Failover
 from orchestrator.config import DEFAULT_TEAM, ShoalConfig
 from orchestrator.errors import ShoalError
 from orchestrator.panel import Ledger
-from orchestrator.policy import Admission, Clearance, Policy, audit_record, write_audit
 from orchestrator.registry import Registry
+from orchestrator.sovereignty.breaker import Breakers, Failover
+from orchestrator.sovereignty.policy import Admission, Clearance, Policy, audit_record, write_audit
 from orchestrator.types import Member, Request, Route
 
 __all__ = ["Gatekeeper"]

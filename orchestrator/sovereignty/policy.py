@@ -1,7 +1,7 @@
 """Sensitivity policy: which members may see which requests.
 
 A request's sensitivity comes from the caller (``tags.sensitivity``), from config rules
-that match its text, and from the built-in :mod:`~orchestrator.detector`, which marks a
+that match its text, and from the built-in :mod:`~orchestrator.sovereignty.detector`, which marks a
 request holding secrets or personal data ``confidential``. A policy names, per
 sensitivity, the member tags allowed to see it; a member qualifies when any of its tags
 matches an entry (a sensitivity without a policy is open to all)::
@@ -39,9 +39,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestrator.detector import Finding, detect
 from orchestrator.errors import PolicyError
 from orchestrator.logs import get_logger
+from orchestrator.sovereignty.detector import Finding, detect
 from orchestrator.types import Member, Request
 
 __all__ = [
