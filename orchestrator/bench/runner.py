@@ -337,6 +337,7 @@ class BenchRunner:
             "error": error,
             "note": None,
             "notes": list(verdict.notes) if verdict is not None else [],
+            "category": verdict.route.category if verdict is not None and verdict.route else None,
             "candidates": [
                 {
                     "member": c.member,
