@@ -85,7 +85,8 @@ def test_the_emitted_files_load_as_config_and_change_the_verdicts(tuned: dict[st
     tuned_config.write_text(
         'include = ["thresholds.toml", "weights.toml"]\n'
         + PANEL
-        + '\n[strategies.weighted]\nkind = "vote"\nteam = "sim"\nanswer_type = "number"\nweights = "learned"\n',
+        + '\n[strategies.weighted]\nkind = "vote"\nteam = "sim"\nanswer_type = "number"\n'
+        + 'weights = "learned"\n',
         encoding="utf-8",
     )
     config = load_config(tuned_config)
