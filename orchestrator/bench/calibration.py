@@ -172,8 +172,10 @@ def selective_vs(
     diffs = [int(mine[i]) - int(theirs[i]) for i in items]
     rng = random.Random(seed)
     means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(rounds))
+    answered = sum(1 for r in common if r["status"] in ("correct", "wrong"))
     return {
         "coverage": coverage,
+        "reached": min(coverage, answered / len(items)),  # a strategy that abstains more covers less
         "n": len(items),
         "wrong": sum(mine.values()) / len(items),
         "reference_wrong": sum(theirs.values()) / len(items),

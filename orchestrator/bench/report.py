@@ -249,6 +249,8 @@ def calibration_row(name: str, s: Mapping[str, Any]) -> list[str]:
     diff = sel.get("diff")
     vs = "-" if diff is None else f"{100 * diff:+.1f} pts {ci(sel.get('diff_ci95'))}"
     wrong = "-" if sel.get("wrong") is None else f"{pct(sel['wrong'])} at {pct(sel['coverage'])}"
+    if sel.get("reached") is not None and sel["reached"] < sel["coverage"] - 1e-9:
+        wrong += f" (answers only {pct(sel['reached'])})"
     return [
         name,
         num(cal.get("ece"), 3),
@@ -373,7 +375,7 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
         line += f" · AURC {num(cal.get('aurc'), 3)}"
         if sel.get("wrong") is not None:
             line += (
-                f" · wrong/item at {pct(sel['coverage'])} coverage {pct(sel['wrong'])}"
+                f" · wrong/item at {pct(sel.get('reached', sel['coverage']))} coverage {pct(sel['wrong'])}"
                 f" vs {sel['reference']} {pct(sel['reference_wrong'])}"
                 f" ({100 * sel['diff']:+.1f} pts {ci(sel['diff_ci95'])})"
             )
