@@ -46,6 +46,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
+from orchestrator.state.settings import CacheConfig, StateConfig
 from orchestrator.tuning import LEARNED, check_weights, resolve_includes
 from orchestrator.types import Member
 
@@ -69,6 +70,8 @@ class TeamConfig(BaseModel):
 
     members: list[str] = Field(min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
+    daily_max_calls: int | None = Field(default=None, ge=1)  # reserved per call, across instances
+    daily_max_cost_usd: float | None = Field(default=None, ge=0)
     description: str = ""
 
 
@@ -123,6 +126,7 @@ class ServerConfig(BaseModel):
     key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
+    key_requests_per_minute: int | None = Field(default=None, ge=1)  # per API key, across instances
 
 
 class ShoalConfig(BaseModel):
@@ -139,6 +143,8 @@ class ShoalConfig(BaseModel):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     weights: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Learned member weights per router category (``default`` for the rest); see orchestrator.tuning."""
+    state: StateConfig = Field(default_factory=StateConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:

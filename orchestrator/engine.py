@@ -24,6 +24,7 @@ from orchestrator.config import parse_config
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
-from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
+from orchestrator.errors import EmptyRequestError, ShoalError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -47,6 +48,7 @@ from orchestrator.protocols import (
 from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
+from orchestrator.state import Account, SharedState, open_state
 from orchestrator.types import (
     Call,
     Candidate,
@@ -78,9 +80,16 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        state: SharedState | None = None,
     ) -> None:
-        """``on_call`` sees every call's candidate as it is recorded (metrics, audit)."""
+        """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
+        holds what several workers share (default: the ``[state]`` section's backend)."""
         self.config = config
+        self.state = state if state is not None else self.state_for(config)
+        # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
+        self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
+            "shoal_accounts", default=()
+        )
         self.on_call = on_call
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
@@ -93,8 +102,8 @@ class Orchestrator:
         if classifier is None:
             classifier = self.classifier_for(config, self.registry)
         self.router = Router(classifier, config.routes, defaults.strategy, defaults.team)
-        self._gates = MemberGates(self.settings)
-        self.gatekeeper = Gatekeeper(config, self.registry)  # policy, breakers, audit log
+        self._gates = MemberGates(self.settings, self.state)
+        self.gatekeeper = Gatekeeper(config, self.registry, state=self.state)  # policy, breakers, audit
         self._providers: dict[str, Provider] = {}
         self._strategies: dict[str, Strategy] = {}
         self._context = self._new_context()
@@ -168,6 +177,8 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                state=self.state,
+                accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
             ctx = StrategyContext(
                 panel=panel,
@@ -178,7 +189,12 @@ class Orchestrator:
             )
             with bound(request_id=request.request_id):
                 log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
-                verdict = await chosen.run(request, ctx)
+                try:
+                    verdict = await chosen.run(request, ctx)
+                except ShoalError:
+                    if ledger.over_budget is not None:  # a daily budget refused a call: that is why
+                        raise ledger.over_budget from None
+                    raise
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
@@ -247,7 +263,8 @@ class Orchestrator:
             await provider.aclose()
         context, self._context = self._context, self._new_context()
         await context.exit_stack.aclose()
-        self._gates = MemberGates(self.settings)
+        self._gates = MemberGates(self.settings, self.state)
+        await self.state.aclose()
 
     # -- an orchestrator is a provider -----------------------------------------------
 
@@ -270,6 +287,25 @@ class Orchestrator:
         yield StreamDelta(finish_reason="stop", completion=completion)
 
     # -- internals -------------------------------------------------------------------
+
+    @staticmethod
+    def state_for(config: ShoalConfig) -> SharedState:
+        budgets = config.server.key_budgets_path or config.cache_dir() / "key_budgets.sqlite"
+        return open_state(config.state, budgets_path=budgets)
+
+    def _team_accounts(self, team: str | None) -> tuple[Account, ...]:
+        section = self.config.teams.get(team or "")
+        if section is None or (section.daily_max_calls is None and section.daily_max_cost_usd is None):
+            return ()
+        return (
+            Account(
+                f"team:{team}",
+                "team_daily",
+                f"team {team!r}",
+                section.daily_max_calls,
+                section.daily_max_cost_usd,
+            ),
+        )
 
     @staticmethod
     def _configured_cache(config: ShoalConfig) -> CallCache | None:

@@ -23,6 +23,8 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     │   └── CircuitOpen             not sent: the member's circuit breaker is open
     ├── PolicyError                 the policy leaves too few members for a request
     ├── BudgetExceeded              a call/cost budget would be exceeded
+    ├── LimitExceeded               a rate limit of the server refuses the request (retry_after)
+    ├── StateUnavailable            shared state (Redis) is unreachable and fails closed
     └── QuorumError                 too few members answered to decide
 
 Lower-layer errors (httpx, litellm, xllamacpp) are mapped into this tree at
@@ -42,6 +44,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "EmptyRequestError",
+    "LimitExceeded",
     "MalformedResponse",
     "ModelChecksumError",
     "ModelError",
@@ -54,6 +57,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "ShoalError",
+    "StateUnavailable",
     "TruncatedStream",
     "UnknownNameError",
     "UsageError",
@@ -206,6 +210,23 @@ class BudgetExceeded(ShoalError):
 
     def __init__(self, message: str, *, budget: str | None = None) -> None:
         self.budget = budget
+        super().__init__(message)
+
+
+class LimitExceeded(ShoalError):
+    """A rate limit of the server (``[server] key_requests_per_minute``) refuses the request."""
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StateUnavailable(ShoalError):
+    """Shared state (``[state] backend = "redis"``) is unreachable and this kind fails closed."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
         super().__init__(message)
 
 

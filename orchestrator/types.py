@@ -155,6 +155,8 @@ class Member(BaseModel):
     them; a provider that takes ``n`` is asked once with ``n = k``."""
     sample_of: str | None = None
     """On a seat: the member it samples (set by :meth:`seats`, not in configs)."""
+    requests_per_minute: int | None = Field(default=None, ge=1)  # shared limits: orchestrator/state
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @field_validator("jurisdiction")
     @classmethod
