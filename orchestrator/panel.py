@@ -34,6 +34,7 @@ from orchestrator.errors import BudgetExceeded, ModelError, ProviderError, Provi
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.sovereignty.detector import redact
+from orchestrator.telemetry import NO_SPAN, NO_TRACER, Span, Tracer
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 if TYPE_CHECKING:
@@ -205,8 +206,10 @@ class Panel:
         failover: Failover | None = None,
         state: SharedState | None = None,
         accounts: Sequence[Account] = (),
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._providers = providers
+        self.tracer = tracer  # spans of rounds, calls and tries (orchestrator.telemetry)
         self.state = state  # daily budgets (``accounts``) are reserved there before each call
         self.accounts = tuple(accounts)
         self.clearance = clearance  # every call is checked against the request's policy
@@ -278,6 +281,20 @@ class Panel:
         gone out, a failure is neither retried nor handed to a fallback (either would
         repeat it).
         """
+        with self.tracer.round(role, [member]):  # a lone call is a round; in a fan-out, the fan-out's
+            return await self._call(member, messages, params, role, sample_index, reserved, final, busy)
+
+    async def _call(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None,
+        role: str,
+        sample_index: int,
+        reserved: bool,
+        final: bool,
+        busy: frozenset[str],
+    ) -> Candidate:
         if self.clearance is not None:
             self.clearance.check([member])
         if not reserved:
@@ -350,6 +367,22 @@ class Panel:
         return out
 
     async def _once(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None,
+        role: str,
+        sample_index: int,
+        replaces: str | None = None,
+        **options: Any,
+    ) -> Candidate:
+        """One call to one member, a span of its own (its tries are the span's children)."""
+        with self.tracer.call(member, role, sample_index, messages, params or {}, replaces) as span:
+            candidate = await self._sent(member, messages, params, role, sample_index, replaces, **options)
+            span.finished(candidate)
+        return candidate
+
+    async def _sent(
         self,
         member: Member,
         messages: list[dict[str, Any]],
@@ -469,7 +502,8 @@ class Panel:
         while True:
             try:
                 tries.count += 1
-                return await self._gated(provider, member, call, relay)
+                with self.tracer.attempt(tries.count):
+                    return await self._gated(provider, member, call, relay)
             except ProviderError as exc:
                 retry += 1
                 if not exc.retryable or retry > retries or (relay is not None and relay.sent):
@@ -692,23 +726,31 @@ class Fanout:
         self._tasks: list[asyncio.Task[None]] = []
         self._received = 0
         self._expected = len(members)
+        self._span: Span = NO_SPAN
 
     async def __aenter__(self) -> Fanout:
         await self._group.__aenter__()
+        self._span, context = self._panel.tracer.fanout(self._role, self._members)  # the tasks' parent
         self._expected = len(self._members)
         for unit in self._panel.batches(self._members):
             if len(unit) == 1:
-                task = self._group.create_task(self._one(unit[0]), name=f"call:{unit[0].name}")
+                task = self._group.create_task(
+                    self._one(unit[0]), name=f"call:{unit[0].name}", context=context
+                )
             else:
-                task = self._group.create_task(self._samples(unit), name=f"samples:{unit[0].sample_of}")
+                name = f"samples:{unit[0].sample_of}"
+                task = self._group.create_task(self._samples(unit), name=name, context=context)
             self._tasks.append(task)
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        for task in self._tasks:
-            if not task.done():
-                task.cancel()
-        await self._group.__aexit__(*exc_info)
+        pending = [task for task in self._tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        try:
+            await self._group.__aexit__(*exc_info)
+        finally:
+            self._span.end(len(pending))
         return None
 
     def __aiter__(self) -> Fanout:

@@ -8,7 +8,7 @@ Providers and strategies import only this module, :mod:`orchestrator.types` and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -57,12 +57,14 @@ class ProviderContext:
     ``shared`` is owned by one orchestrator (never module-global): a provider puts
     a pooled client or a model server there so members of the same backend
     share it; ``exit_stack`` closes them when the orchestrator closes.
+    ``progress`` takes a short line for a person waiting ("loading model X"); never a prompt.
     """
 
     cache_dir: Path
     shared: dict[str, Any] = field(default_factory=dict)
     exit_stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     offline: bool = False
+    progress: Callable[[str], None] | None = None
 
 
 class ProviderFactory(Protocol):

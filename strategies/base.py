@@ -41,6 +41,7 @@ __all__ = [
     "short",
     "shown",
     "split_seed",
+    "strongest",
     "undecided",
     "verdict_of",
 ]
@@ -72,6 +73,21 @@ class StrategyOptions(BaseModel):
     def references(self) -> list[tuple[str, str, str]]:
         """``(option key, "member" | "strategy", name)`` for every name the options refer to."""
         return []
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """Options for the kind used by name with no ``[strategies.NAME]`` section (``-s judge``).
+
+        ``team`` is the team it runs on, ``roster`` every configured member. A kind whose
+        required options cannot be guessed returns ``{}`` and the missing option is a
+        ``ConfigError`` naming what to configure.
+        """
+        return {}
+
+
+def strongest(members: list[Member]) -> list[str]:
+    """Member names by weight, heaviest first (config order among equals)."""
+    return [m.name for m in sorted(members, key=lambda m: -m.weight)]
 
 
 def chain(value: str | list[str]) -> list[str]:

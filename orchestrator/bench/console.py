@@ -120,14 +120,19 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
     try:
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
-        written = [request.out / "summary.json", request.out / "report.md"]
-        err.print("plots skipped: they need matplotlib (pip install 'shoal[bench]')")
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
+        err.print(
+            "plots skipped: they need matplotlib, from the bench extra"
+            " (pip install -e '.[bench]' in a clone of Shoal, or pip install 'shoal[bench]')",
+            markup=False,
+            soft_wrap=True,  # one line, pasteable
+        )
     except (
         ValueError,
         RuntimeError,
         OSError,
     ) as exc:  # the numbers are written; a figure is not worth a crash
-        written = [request.out / "summary.json", request.out / "report.md"]
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
         err.print(
             f"[yellow]plots failed ({type(exc).__name__}: {exc}); summary and report are written[/yellow]"
         )
@@ -241,7 +246,7 @@ def print_comparison(result: dict[str, Any]) -> None:
         "McNemar p",
         "identical",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for name, s in result["strategies"].items():
         table.add_row(
             name,
@@ -253,6 +258,8 @@ def print_comparison(result: dict[str, Any]) -> None:
             p_value(s["p_value"]),
             "yes" if s["identical"] else "no",
         )
+    from orchestrator.cli.tables import fitted
+
     console = Console()
-    console.print(table)
+    console.print(fitted(console, table))
     console.print("the two runs' statistics are identical" if result["identical"] else "the runs differ")

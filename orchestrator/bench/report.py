@@ -61,16 +61,19 @@ def build_summary(outcome: BenchOutcome, dataset: Mapping[str, Any]) -> dict[str
 
 
 def write_outputs(out: Path, summary: Mapping[str, Any], *, plots: bool = True) -> list[Path]:
-    """summary.json, report.md and (with matplotlib) the PNG plots; returns the files written."""
+    """summary.json, report.md, report.html and (with matplotlib) the PNG plots; returns the files written."""
     _write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     _write_atomic(out / REPORT, render_markdown(summary))
+    from orchestrator.bench.htmlreport import REPORT_HTML, render_html
+
+    _write_atomic(out / REPORT_HTML, render_html(summary, _read_rows(out / RESULTS)))
     if not plots:
-        return [out / SUMMARY, out / REPORT]
+        return [out / SUMMARY, out / REPORT, out / REPORT_HTML]
     from orchestrator.bench.plots import draw_all  # raises ImportError without matplotlib
 
     figures = draw_all(summary, out)
     _write_atomic(out / REPORT, render_markdown(summary, [f.name for f in figures]))
-    return [out / SUMMARY, out / REPORT, *figures]
+    return [out / SUMMARY, out / REPORT, out / REPORT_HTML, *figures]
 
 
 def load_summary(directory: Path) -> dict[str, Any]:
@@ -344,7 +347,7 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
     priced = any(s["cost_per_item_usd"] for s in everything)
     keep = [i for i, c in enumerate(TERMINAL_COLUMNS) if priced or c != "$/item"]
     for i in keep:
-        table.add_column(TERMINAL_COLUMNS[i], no_wrap=True)
+        table.add_column(TERMINAL_COLUMNS[i])
     for name, stats in summary["strategies"].items():
         row = terminal_row(name, stats)
         table.add_row(*(row[i] for i in keep))
@@ -354,7 +357,9 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
         for name, stats in summary["members"].items():
             row = terminal_row(f"{MEMBER_PREFIX}{name}", stats)
             table.add_row(*(row[i] for i in keep))
-    console.print(table)
+    from orchestrator.cli.tables import fitted
+
+    console.print(fitted(console, table))
     if panel:
         best = panel["best_single"]
         console.print(

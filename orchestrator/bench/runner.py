@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from orchestrator.bench.datasets import BenchItem
-from orchestrator.bench.prompts import labels_for, messages_for
+from orchestrator.bench.prompts import labels_for, messages_for, question_of
 from orchestrator.bench.scoring import DEFAULT_CODE_TIMEOUT_S, score
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, StrategyConfig
@@ -344,8 +344,15 @@ class BenchRunner:
                     "role": c.role,
                     "text": (c.text or "")[:_MAX_TEXT] if c.error is None else None,
                     "error": c.error.type if c.error is not None else None,
+                    **({"search": c.search.model_dump()} if c.search is not None else {}),
                 }
                 for c in candidates
+            ],
+            # for report.html: what was asked, and which members agreed on what
+            "question": _question(item)[:_MAX_TEXT],
+            "clusters": [
+                {"answer": c.answer[:_MAX_TEXT], "members": c.members, "weight": c.weight, "key": c.key}
+                for c in (verdict.clusters if verdict is not None else [])
             ],
         }
 
@@ -369,6 +376,14 @@ class BenchRunner:
             complete=complete and len(rows) == self.total,
             item_ids=[i.id for i in self.items],
         )
+
+
+def _question(item: BenchItem) -> str:
+    """The item's question with its options, as a reader of the report wants it (no instructions)."""
+    if item.question is None:
+        return question_of(item)
+    options = [f"{chr(65 + i)}. {choice}" for i, choice in enumerate(item.choices or [])]
+    return "\n".join([item.question, *options])
 
 
 def _fingerprint(

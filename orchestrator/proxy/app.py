@@ -233,8 +233,10 @@ class Proxy:
         return [t.result() for t in tasks]
 
     async def _sovereign(self, request: Request, planned: Plan) -> Plan:
-        """The header's sensitivity joined, the key's rate limit and daily budget checked and applied."""
-        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
+        """The header's sensitivity joined (labels checked: an unknown one is a 400), the key's rate
+        limit and daily budget checked and applied."""
+        policy = self.orchestrator.gatekeeper.policy
+        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
         tags = await self.quota.begin(request.headers.get("authorization"), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
@@ -311,7 +313,8 @@ class Proxy:
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
             lifespan=lifespan,
         )
-        return Guard(app, self)  # type: ignore[return-value]
+        # With [telemetry] on, a server span continues the caller's traceparent (else: the app itself).
+        return self.orchestrator.tracer.asgi(Guard(app, self))  # type: ignore[no-any-return]
 
 
 async def read_json(request: Request, settings: Any) -> Any:

@@ -7,6 +7,7 @@ functions below map everything else onto it in one place:
 what went wrong                             status  ``code``
 ==========================================  ======  ========================
 malformed JSON, schema, unsupported param   400     ``invalid_json`` …
+an unknown sensitivity label                400     ``unknown_sensitivity``
 missing or wrong key                        401     ``invalid_api_key``
 the policy forbids the request              403     ``policy_denied``
 unknown model                               404     ``model_not_found``
@@ -37,7 +38,7 @@ from pydantic import ValidationError
 
 from orchestrator import errors
 from orchestrator.logs import get_logger
-from orchestrator.proxy.quota import seconds_to_midnight_utc
+from orchestrator.proxy.quota import SENSITIVITY_HEADER, seconds_to_midnight_utc
 
 __all__ = ["ApiError", "from_exception", "from_shoal_error", "from_validation_error"]
 
@@ -149,6 +150,9 @@ def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> Ap
         return ApiError(403, str(exc), type="permission_error", code="policy_denied")
     if isinstance(exc, errors.ConfigError):
         return ApiError(500, f"server configuration: {exc}", type="server_error", code="config_error")
+    if isinstance(exc, errors.UnknownSensitivityError):
+        param = exc.where if exc.where == "shoal.sensitivity" else SENSITIVITY_HEADER
+        return ApiError(400, str(exc), param=param, code="unknown_sensitivity")
     if isinstance(exc, errors.UsageError):
         return ApiError(400, str(exc), code="invalid_request")
     if isinstance(exc, errors.ModelError):

@@ -22,6 +22,7 @@ import datetime as dt
 from orchestrator.config import ServerConfig
 from orchestrator.errors import BudgetExceeded, LimitExceeded
 from orchestrator.key_budgets import Remaining, key_id
+from orchestrator.sovereignty.policy import Policy
 from orchestrator.state import Account, SharedState, today
 from orchestrator.types import Tags
 
@@ -30,12 +31,21 @@ __all__ = ["SENSITIVITY_HEADER", "KeyQuota", "seconds_to_midnight_utc", "with_he
 SENSITIVITY_HEADER = "x-shoal-sensitivity"
 
 
-def with_header_sensitivity(tags: Tags, header: str | None) -> Tags:
-    """The request's tags with the header's sensitivity added to the body's."""
-    if not header or not header.strip():
-        return tags
-    levels = [s for s in (tags.sensitivity, header) if s and s.strip()]
-    return tags.model_copy(update={"sensitivity": ",".join(levels)})
+def with_header_sensitivity(tags: Tags, header: str | None, policy: Policy | None = None) -> Tags:
+    """The request's tags with the header's sensitivity added to the body's.
+
+    With ``policy``, both are normalised and checked first: a label the policy does not know
+    raises :class:`~orchestrator.errors.UnknownSensitivityError` naming where it came from
+    (the proxy answers 400 before anything is sent or streamed).
+    """
+    if policy is None:
+        if not header or not header.strip():
+            return tags
+        levels = [s for s in (tags.sensitivity, header) if s and s.strip()]
+        return tags.model_copy(update={"sensitivity": ",".join(levels)})
+    body = policy.labels(tags.sensitivity, where="shoal.sensitivity")
+    extra = policy.labels(header, where=f"the {SENSITIVITY_HEADER} header")
+    return tags.model_copy(update={"sensitivity": ",".join(dict.fromkeys(body + extra)) or None})
 
 
 def seconds_to_midnight_utc() -> int:

@@ -38,7 +38,14 @@ def test_bench_writes_results_summary_report_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = shoal("bench", "-d", SAMPLE, "-s", "single,vote", "--simulate", SIM, "-o", str(out))
     assert result.returncode == 0, result.stderr
-    for name in ("results.jsonl", "summary.json", "report.md", "accuracy_cost.png", "error_correlation.png"):
+    for name in (
+        "results.jsonl",
+        "summary.json",
+        "report.md",
+        "report.html",
+        "accuracy_cost.png",
+        "error_correlation.png",
+    ):
         assert (out / name).is_file(), name
     assert (out / "accuracy_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = rows_of(out)
@@ -210,7 +217,7 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
 def test_datasets_lists_size_licence_and_install(name: str) -> None:
     result = shoal("bench", "datasets")
     assert result.returncode == 0, result.stderr
-    line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+    line = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
     assert "pip install" in line and any(lic in line for lic in ("MIT", "Apache", "CC BY-SA"))
 
 
