@@ -46,6 +46,7 @@ from orchestrator.protocols import (
     StreamDelta,
 )
 from orchestrator.registry import Registry
+from orchestrator.response_cache import ResponseCache
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
@@ -99,6 +100,9 @@ class Orchestrator:
         self.on_call = on_call
         self.on_progress = on_progress
         self.cache = cache if cache is not None else self._configured_cache(config)
+        # whole verdicts by exact request ([cache]), in the shared state's key-value store
+        enabled = config.cache.enabled
+        self.response_cache = ResponseCache(config, config.cache, self.state) if enabled else None
         self.registry = registry or Registry()
         defaults = config.defaults
         self.settings = PanelSettings(
@@ -145,6 +149,7 @@ class Orchestrator:
         params: dict[str, Any] | None = None,
         tags: Tags | dict[str, Any] | None = None,
         on_delta: Callable[[StreamDelta], None] | None = None,
+        cache: bool = True,
     ) -> Verdict:
         """Ask the panel; returns the verdict (answer, confidence, candidates, usage, cost).
 
@@ -152,6 +157,7 @@ class Orchestrator:
         ``on_delta`` receives the answer's text as it is generated when the strategy
         ends in a generation (a member asked directly, an aggregator, a chairman);
         otherwise nothing is streamed and the caller sends ``verdict.answer``.
+        ``cache=False`` neither reads nor fills the response cache (``[cache]``) for this call.
         """
         started = time.perf_counter()
         request = self._request(question, params, tags)
@@ -169,6 +175,21 @@ class Orchestrator:
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
             span.routed(route, admission)
+            responses = self.response_cache if cache else None
+            cache_key = None
+            if responses is not None:
+                # The clearance and the admission above come first: the cache serves only what
+                # the policy lets this request see (ResponseCache.lookup checks each member).
+                cache_key = responses.key(request, route, clearance, member=member)
+                hit = await responses.lookup(cache_key, clearance)
+                if hit is not None:
+                    verdict = responses.served(hit, request, route, time.perf_counter() - started)
+                    verdict.sensitivity = clearance.sensitivity
+                    span.done(verdict)
+                    if on_delta is not None and verdict.answer:
+                        on_delta(StreamDelta(text=verdict.answer))  # a streaming request streams it
+                    log.info("request_cached", request_id=request.request_id, strategy=route.strategy)
+                    return verdict
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -215,6 +236,8 @@ class Orchestrator:
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
                 span.done(verdict)
+                if responses is not None and cache_key is not None:
+                    await responses.store(cache_key, verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,

@@ -393,6 +393,7 @@ class Verdict(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None
     request_id: str | None = None
     sensitivity: list[str] = Field(default_factory=list)
+    cached: bool = False  # served from the response cache ([cache]): no member was called
 
     @property
     def failures(self) -> dict[str, str]:

@@ -145,16 +145,18 @@ def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
         "shoal_member_failures_total": "failures",
         "shoal_member_refused_total": "refused",
     }
+    from prometheus_client.parser import text_string_to_metric_families
+
     found: dict[str, dict[str, Any]] = {}
-    for line in response.text.splitlines():
-        metric, _, rest = line.partition('{member="')
-        if metric not in fields or '"} ' not in rest:
-            continue
-        name, _, value = rest.partition('"} ')
-        number = int(float(value))
-        found.setdefault(name, {})[fields[metric]] = (
-            _STATES.get(number) if metric.endswith("state") else number
-        )
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            name = sample.labels.get("member")
+            if sample.name not in fields or name is None:
+                continue
+            number = int(float(sample.value))
+            found.setdefault(name, {})[fields[sample.name]] = (
+                _STATES.get(number) if sample.name.endswith("state") else number
+            )
     return found
 
 

@@ -89,12 +89,13 @@ class Proxy:
     def __init__(self, config: ShoalConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.settings = config.server
-        self.metrics = ProxyMetrics()
+        instance = config.state.instance_name()
+        self.metrics = ProxyMetrics(instance)  # with --workers N: the whole server's (multiprocess)
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
         self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
-        self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
-        instance = config.state.instance_name()
-        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
+        self.metrics.collect_at_scrape(HealthCollector(self.orchestrator))  # members' breakers
+        cache = self.orchestrator.response_cache
+        self.metrics.collect_at_scrape(StateCollector(self.orchestrator.state, instance, cache))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -243,7 +244,11 @@ class Proxy:
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
         try:
             return await self.orchestrator.run(
-                request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
+                request,
+                strategy=planned.target.strategy,
+                member=planned.target.member,
+                on_delta=on_delta,
+                cache=planned.chat.choices == 1,  # n samples are n answers, not one answer n times
             )
         except BudgetExceeded as exc:
             raise self.quota.explain(exc, planned.chat.shoal) from None
@@ -306,6 +311,7 @@ class Proxy:
             try:
                 yield
             finally:
+                self.metrics.worker_exit()
                 await self.orchestrator.aclose()
 
         app = Starlette(

@@ -280,6 +280,7 @@ def shoal_meta(verdict: Verdict, *, more: list[Verdict] | None = None) -> dict[s
         "route": verdict.route.model_dump(mode="json") if verdict.route else None,
         "dissent": verdict.dissent,
         "partial": verdict.partial,
+        "cached": verdict.cached,
         "sensitivity": verdict.sensitivity,
         "calls": sum(v.calls for v in [verdict, *(more or [])]),
         "cost_usd": sum(v.cost_usd for v in [verdict, *(more or [])]),

@@ -7,10 +7,14 @@ members' clients and exits.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TextIO
 
 import uvicorn
@@ -20,6 +24,7 @@ from orchestrator.errors import UsageError
 from orchestrator.proxy.app import Proxy
 from orchestrator.proxy.auth import ApiKeys, check_bind
 from orchestrator.proxy.limits import LimitedHttp
+from orchestrator.proxy.metrics import MULTIPROC_ENV
 
 __all__ = ["banner", "serve"]
 
@@ -68,14 +73,31 @@ def serve(
     if config.source != "<built-in default>":
         os.environ["SHOAL_CONFIG"] = config.source
     os.environ["SHOAL_SERVE_LOG_LEVEL"] = log_level
-    uvicorn.run(
-        "orchestrator.proxy.app:app_from_env",
-        factory=True,
-        host=host,
-        port=bound,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    with _shared_metrics():
+        uvicorn.run(
+            "orchestrator.proxy.app:app_from_env",
+            factory=True,
+            host=host,
+            port=bound,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """One directory where every worker writes its metrics, so ``/metrics`` reports the whole
+    server; a fresh temporary one, removed at exit (unless ``PROMETHEUS_MULTIPROC_DIR`` names one)."""
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="shoal-metrics-")
+    os.environ[MULTIPROC_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _Server(uvicorn.Server):

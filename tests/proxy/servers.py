@@ -57,7 +57,7 @@ class Served:
         return self.stderr_path.read_text(errors="replace")
 
     def metric(self, name: str, **labels: str) -> float:
-        """One sample of ``/metrics`` (0 when absent)."""
+        """One sample of ``/metrics`` (0 when absent); ``instance`` is matched only when given."""
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         text = httpx.get(self.root + "/metrics", headers=headers, timeout=5).text
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -66,7 +66,10 @@ class Served:
                 continue
             series, value = line.rsplit(" ", 1)
             metric, _, rest = series.partition("{")
-            got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+            pairs = rest.rstrip("}").split(",") if rest else []
+            if "instance" not in labels:
+                pairs = [p for p in pairs if not p.startswith("instance=")]
+            got = ",".join(sorted(pairs))
             if metric == name and got == want:
                 return float(value)
         return 0.0
