@@ -42,7 +42,7 @@ from orchestrator.proxy.surfaces import Surface, surface_routes
 from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.health import HealthCollector
-from orchestrator.state.responses import ResponseStore, SqliteResponseStore
+from orchestrator.state.responses import ResponseStore, SharedResponseStore, SqliteResponseStore
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
 __all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json"]
@@ -108,7 +108,13 @@ class Proxy:
                     key=f"server.model_aliases.{alias}",
                 )
         self.created = int(time.time())
-        self.responses: ResponseStore = SqliteResponseStore(config.cache_dir() / "responses.sqlite")
+        # Stored responses are replayed to members only inside a new engine request, which the policy
+        # scans like any other; on Redis every instance sees them.
+        self.responses: ResponseStore = (
+            SharedResponseStore(self.orchestrator.state)
+            if config.state.backend == "redis"
+            else SqliteResponseStore(config.cache_dir() / "responses.sqlite")
+        )
         self._in_flight = 0
         self.expired = asyncio.Event()  # set once shutdown_grace_s has passed after SIGTERM
         self._streams: set[AnswerStream] = set()

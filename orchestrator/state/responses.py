@@ -5,7 +5,11 @@ of its input and the assistant's output), so that a later request that names
 it as ``previous_response_id`` continues from there. The store is an
 interface, :class:`ResponseStore`; :class:`SqliteResponseStore` keeps them in
 one sqlite file under the cache directory (shared by the workers of one
-machine). A shared backend implements the same four methods.
+machine: the ``memory`` state backend), and :class:`SharedResponseStore` keeps
+them in the shared state (``[state] backend = "redis"``), so that a response
+stored through one instance is found, continued and deleted through any other.
+While Redis cannot be reached the store follows ``[state.on_failure] store``
+(closed by default: a 503 rather than a "not found" for a response that exists).
 
 Security: stored messages are replayed to members only through a new engine
 request, whose messages the policy scans like any other (nothing stored is
@@ -20,9 +24,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["ResponseStore", "SqliteResponseStore", "StoredResponse"]
+if TYPE_CHECKING:
+    from orchestrator.state.base import SharedState
+
+__all__ = ["ResponseStore", "SharedResponseStore", "SqliteResponseStore", "StoredResponse"]
+
+STORED_FOR_S = 30 * 86400.0  # a stored response lives 30 days (as the Responses API keeps them)
 
 
 class StoredResponse(dict[str, Any]):
@@ -88,3 +97,30 @@ class SqliteResponseStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+class SharedResponseStore:
+    """Responses in the shared state (kind ``store``), kept ``ttl_s`` after they were stored."""
+
+    def __init__(self, state: SharedState, ttl_s: float | None = STORED_FOR_S) -> None:
+        self._state = state
+        self._ttl_s = ttl_s
+
+    @staticmethod
+    def _key(response_id: str) -> str:
+        return f"response:{response_id}"
+
+    async def put(self, response_id: str, stored: dict[str, Any]) -> None:
+        body = json.dumps(stored, ensure_ascii=False).encode("utf-8")
+        await self._state.put("store", self._key(response_id), body, self._ttl_s)
+
+    async def get(self, response_id: str) -> dict[str, Any] | None:
+        raw = await self._state.get("store", self._key(response_id))
+        return json.loads(raw) if raw is not None else None
+
+    async def delete(self, response_id: str) -> bool:
+        return await self._state.delete("store", self._key(response_id))
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close: the orchestrator closes the shared state it borrows."""
+        return None

@@ -277,3 +277,49 @@ instance = "web-7"
     finally:
         assert server.stop() in (0, -signal.SIGTERM)
     assert list(tmp_path.glob("shoal-metrics-*")) == []  # removed at exit
+
+
+def test_a_response_stored_through_one_server_is_continued_and_deleted_through_another(
+    tmp_path: Path, upstream: FakeUpstream, redis: RedisServer
+) -> None:
+    upstream.reset()
+    path = config(tmp_path / "shoal.toml", upstream, redis)
+    servers: list[Served] = []
+    for machine in ("one", "two"):  # as on two machines: no cache directory in common, only Redis
+        env = serve_env(SHOAL_CACHE_DIR=str(tmp_path / machine))
+        servers.append(start_serve(path, tmp_path, env=env, key=KEYS[0]))
+    auth = {"Authorization": f"Bearer {KEYS[0]}"}
+    try:
+        first, second = servers
+        created = httpx.post(
+            first.base_url + "/responses",
+            json={"model": "up", "input": "What is six times seven?", "store": True},
+            headers=auth,
+            timeout=30,
+        )
+        assert created.status_code == 200, created.text
+        response_id = created.json()["id"]
+        fetched = httpx.get(f"{second.base_url}/responses/{response_id}", headers=auth, timeout=30)
+        assert fetched.status_code == 200 and fetched.json()["id"] == response_id
+
+        followed = httpx.post(
+            second.base_url + "/responses",
+            json={"model": "up", "input": "And plus one?", "previous_response_id": response_id},
+            headers=auth,
+            timeout=30,
+        )
+        assert followed.status_code == 200, followed.text
+        sent = upstream.bodies[-1]["messages"]  # the second server replayed what the first stored
+        assert [m["content"] for m in sent] == [
+            "What is six times seven?",
+            "The answer is 42.",
+            "And plus one?",
+        ]
+
+        gone = httpx.delete(f"{second.base_url}/responses/{response_id}", headers=auth, timeout=30)
+        assert gone.status_code == 200 and gone.json()["deleted"] is True
+        missing = httpx.get(f"{first.base_url}/responses/{response_id}", headers=auth, timeout=30)
+        assert missing.status_code == 404
+    finally:
+        for server in servers:
+            server.stop()
