@@ -115,7 +115,7 @@ class Tally:
         todo = list(dict.fromkeys(t for t in texts if (matcher.kind, t) not in self._keys))
         if not todo or (matcher.blocking and len(texts) < 2):
             return
-        if matcher.blocking:
+        if _off_loop(matcher, todo):
             keys = await asyncio.to_thread(lambda: [matcher.key(t) for t in todo])
         else:
             keys = [matcher.key(t) for t in todo]
@@ -235,7 +235,10 @@ class Tally:
         matcher = self.matcher()
         cached = self._keys.get((matcher.kind, text))
         if cached is None:
-            cached = await asyncio.to_thread(matcher.key, text) if matcher.blocking else matcher.key(text)
+            if _off_loop(matcher, [text]):
+                cached = await asyncio.to_thread(matcher.key, text)
+            else:
+                cached = matcher.key(text)
             self._keys[(matcher.kind, text)] = cached
             self._clustered = None  # a lone answer keyed now may join a cluster
         return cached
@@ -277,6 +280,12 @@ class Tally:
         """Whether the leader stays ahead even if every ``outstanding`` weight joins the runner-up."""
         first, second = self.lead()
         return first > 0 and first > second + outstanding
+
+
+def _off_loop(matcher: Matcher, texts: list[str]) -> bool:
+    """Whether keying ``texts`` goes to a worker thread: a blocking matcher's, unless the batch is
+    shorter than the matcher's ``inline_chars`` (cheaper on the loop than the thread's hop)."""
+    return matcher.blocking and sum(map(len, texts)) >= getattr(matcher, "inline_chars", 0)
 
 
 def short_text(text: str, limit: int = 60) -> str:
