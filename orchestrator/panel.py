@@ -299,13 +299,15 @@ class Panel:
         replaces: str | None = None,
         relay: _Relay | None = None,
     ) -> Candidate:
-        call = Call(
+        # Built from validated parts (the request's messages, the member's and the strategy's params),
+        # so not validated again: for a panel of N that would copy every message N times.
+        call = Call.model_construct(
             messages=messages,
             params={**member.params, **(params or {})},
             sample_index=sample_index,
             request_id=self.request_id,
             labels=self.labels,
-            sensitivity=self.clearance.sensitivity if self.clearance is not None else [],
+            sensitivity=list(self.clearance.sensitivity) if self.clearance is not None else [],
         )
         started = time.perf_counter()
         tries = _Tries()
@@ -452,7 +454,7 @@ class Panel:
         cost = (
             completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
         )
-        candidate = Candidate(
+        candidate = Candidate.model_construct(  # from validated parts: a member, a completion, an error
             member=member.name,
             model=(completion.model if completion and completion.model else member.model),
             role=role,

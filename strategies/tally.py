@@ -30,9 +30,10 @@ from strategies.answers import (
     AnswerSettings,
     Key,
     Matcher,
+    answers_type,
     cluster_keys,
-    infer_type,
     matcher_for,
+    question_type,
     tool_call_key,
 )
 
@@ -88,6 +89,7 @@ class Tally:
         self._kind: str | None = None
         self._matchers: dict[str, Matcher] = {}
         self._keys: dict[tuple[str, str], Key] = {}
+        self._asked: tuple[str | None] | None = None
         self._inferred: tuple[int, str] | None = None
         self._clustered: tuple[tuple[str, int], list[Cluster]] | None = None
         self._contenders = 0
@@ -146,10 +148,15 @@ class Tally:
     def matcher(self) -> Matcher:
         wanted: str = self.settings.answer_type
         if wanted == "auto":
+            if self._asked is None:  # what the question asks for does not change: read it once
+                self._asked = (question_type(self.question),)
             count = len(self.candidates)
-            if self._inferred is None or self._inferred[0] != count:
-                self._inferred = (count, infer_type(self._texts(), self.question))
-            wanted = self._inferred[1]
+            if self._asked[0] is not None:
+                wanted = self._asked[0]
+            else:
+                if self._inferred is None or self._inferred[0] != count:
+                    self._inferred = (count, answers_type(self._texts(), self.question))
+                wanted = self._inferred[1]
         if wanted not in self._matchers:
             self._matchers[wanted] = matcher_for(wanted, self.question, (), self.settings)  # type: ignore[arg-type]
         return self._matchers[wanted]
