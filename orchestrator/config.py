@@ -33,8 +33,12 @@ what was expected.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import types
+import typing
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +50,8 @@ from orchestrator.registry import Registry
 from orchestrator.router import RouteEntry
 from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
+from orchestrator.state.settings import CacheConfig, StateConfig
+from orchestrator.telemetry import TelemetryConfig
 from orchestrator.types import Member
 
 __all__ = [
@@ -57,6 +63,7 @@ __all__ = [
     "StrategyConfig",
     "TeamConfig",
     "load_config",
+    "unknown_key",
 ]
 
 DEFAULT_TEAM = "all"
@@ -68,6 +75,8 @@ class TeamConfig(BaseModel):
 
     members: list[str] = Field(min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
+    daily_max_calls: int | None = Field(default=None, ge=1)  # reserved per call, across instances
+    daily_max_cost_usd: float | None = Field(default=None, ge=0)
     description: str = ""
 
 
@@ -122,6 +131,7 @@ class ServerConfig(BaseModel):
     key_daily_max_cost_usd: float | None = Field(default=None, ge=0)  # per API key per UTC day
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
+    key_requests_per_minute: int | None = Field(default=None, ge=1)  # per API key, across instances
 
 
 class ShoalConfig(BaseModel):
@@ -136,6 +146,9 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)  # traces, off by default
+    state: StateConfig = Field(default_factory=StateConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     source: str = Field(default="<built-in default>", exclude=True)
 
     def cache_dir(self) -> Path:
@@ -281,9 +294,7 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     key = ".".join(loc)
     message = first["msg"]
     if first["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        expected = f" (expected one of: {', '.join(sorted(parent))})" if parent else ""
-        message = f"unknown key {loc[-1]!r}{expected}"
+        message = unknown_key(str(first["loc"][-1]), _fields_at(ShoalConfig, list(first["loc"][:-1])))
     elif first["type"] == "missing":
         message = "required key is missing"
     more = len(exc.errors()) - 1
@@ -291,24 +302,57 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError(message + suffix, source=source, key=key)
 
 
-def _model_at(loc: list[str]) -> list[str]:
-    tables: dict[str, type[BaseModel]] = {
-        "defaults": Defaults,
-        "router": RouterConfig,
-        "server": ServerConfig,
-        "policy": PolicyConfig,
-        "breaker": BreakerConfig,
-    }
-    if len(loc) == 1:
-        model = tables.get(loc[0])
-        return list(model.model_fields) if model else list(ShoalConfig.model_fields) if not loc[0] else []
-    if len(loc) == 2 and loc[0] == "members":
-        return [f for f in Member.model_fields if f != "name"]
-    if len(loc) == 2 and loc[0] == "teams":
-        return list(TeamConfig.model_fields)
-    if not loc:
-        return [f for f in ShoalConfig.model_fields if f != "source"]
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    """``unknown key 'api_key'; did you mean 'api_key_env'? (expected one of: ...)``."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    expected = f" (expected one of: {', '.join(names)})" if names else ""
+    return f"unknown key {key!r}{hint}{expected}"
+
+
+def _fields_at(model: Any, loc: Sequence[str | int]) -> list[str]:
+    """The keys a table at ``loc`` inside ``model`` may have (``[]`` when it is not a model)."""
+    current: Any = model
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        hidden = _HIDDEN_FIELDS.get(current, ())
+        return [name for name in current.model_fields if name not in hidden]
     return []
+
+
+# Fields that are not written as keys: set by Shoal (a member's name is its table's), or
+# spelt otherwise in TOML (the levels of a policy are its [policy.NAME] tables).
+_HIDDEN_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
+    ShoalConfig: ("source",),
+    Member: ("name",),
+    PolicyConfig: ("levels",),
+}
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    """The type one step into ``tp``: a model's field, a dict's value, a list's item."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(str(part))
+        if field is None and tp is PolicyConfig:  # [policy.NAME] tables are levels
+            field = tp.model_fields["levels"]
+            return _step(field.annotation, part)
+        return None if field is None else field.annotation
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            found = _step(arg, part)
+            if found is not None:
+                return found
+    return None
 
 
 def _check_references(config: ShoalConfig, registry: Registry) -> None:
@@ -318,7 +362,13 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
             provider = registry.provider(member.provider)
         except UnknownNameError as exc:
             raise ConfigError(str(exc), source=source, key=f"members.{name}.provider") from None
-        _check_options(getattr(provider, "Options", None), member.options, source, f"members.{name}")
+        _check_options(
+            getattr(provider, "Options", None),
+            member.options,
+            source,
+            f"members.{name}",
+            also=_fields_at(Member, []),
+        )
     for team_name, team in config.teams.items():
         for i, member_name in enumerate([*team.members, *team.fallbacks]):
             if member_name not in config.members:
@@ -392,17 +442,27 @@ def _check_strategy_names(
             )
 
 
-def _check_options(model: type[BaseModel] | None, options: dict[str, Any], source: str, where: str) -> None:
+def _check_options(
+    model: type[BaseModel] | None,
+    options: dict[str, Any],
+    source: str,
+    where: str,
+    *,
+    also: Sequence[str] = (),
+) -> None:
+    """Validate a member's or strategy's own keys; ``also`` are the table's other keys (a
+    member's fields), offered as suggestions for a misspelt top-level key."""
     if model is None:
         return
     try:
         model.model_validate(options)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key also leaves a required one missing: name the misspelling.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         key = ".".join([where, *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
-            expected = ", ".join(sorted(model.model_fields))
-            raise ConfigError(
-                f"unknown key {first['loc'][-1]!r} (expected one of: {expected})", source=source, key=key
-            ) from None
+            parent = list(first["loc"][:-1])
+            known = _fields_at(model, parent) + (list(also) if not parent else [])
+            raise ConfigError(unknown_key(str(first["loc"][-1]), known), source=source, key=key) from None
         raise ConfigError(first["msg"], source=source, key=key) from None

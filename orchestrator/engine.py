@@ -24,16 +24,17 @@ from orchestrator.config import parse_config
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config
-from orchestrator.errors import EmptyRequestError, UnknownNameError, UsageError
+from orchestrator.errors import EmptyRequestError, ShoalError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
 from orchestrator.protocols import (
@@ -47,6 +48,8 @@ from orchestrator.protocols import (
 from orchestrator.registry import Registry
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
+from orchestrator.state import Account, SharedState, open_state
+from orchestrator.telemetry import Tracer, tracer_for
 from orchestrator.types import (
     Call,
     Candidate,
@@ -80,9 +83,19 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        state: SharedState | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
-        """``on_call`` sees every call's candidate as it is recorded (metrics, audit)."""
+        """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
+        holds what several workers share (default: the ``[state]`` section's backend);
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured)."""
         self.config = config
+        self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
+        self.state = state if state is not None else self.state_for(config)
+        # Daily budgets of the request in progress beyond its team's (the proxy sets its key's).
+        self.accounts: contextvars.ContextVar[tuple[Account, ...]] = contextvars.ContextVar(
+            "shoal_accounts", default=()
+        )
         self.on_call = on_call
         self.cache = cache if cache is not None else self._configured_cache(config)
         self.registry = registry or Registry()
@@ -95,8 +108,8 @@ class Orchestrator:
         if classifier is None:
             classifier = self.classifier_for(config, self.registry)
         self.router = Router(classifier, config.routes, defaults.strategy, defaults.team)
-        self._gates = MemberGates(self.settings)
-        self.gatekeeper = Gatekeeper(config, self.registry)  # policy, breakers, audit log
+        self._gates = MemberGates(self.settings, self.state)
+        self.gatekeeper = Gatekeeper(config, self.registry, state=self.state)  # policy, breakers, audit
         self._providers: dict[str, Provider] = {}
         self._strategies: dict[str, Strategy] = {}
         self._context = self._new_context()
@@ -142,7 +155,10 @@ class Orchestrator:
         started = time.perf_counter()
         request = self._request(question, params, tags)
         clearance = self.gatekeeper.clear(request)
-        with self.gatekeeper.audited(request, clearance) as trail:
+        with (
+            self.tracer.request(request, clearance) as span,
+            self.gatekeeper.audited(request, clearance) as trail,
+        ):
             if member is not None:
                 route, chosen = self._direct(member)
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
@@ -151,6 +167,7 @@ class Orchestrator:
                 chosen = self.strategy(route.strategy)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
+            span.routed(route, admission)
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -170,6 +187,9 @@ class Orchestrator:
                 labels=request.tags.labels,
                 on_delta=on_delta,
                 on_call=self.on_call,
+                tracer=self.tracer,
+                state=self.state,
+                accounts=(*self.accounts.get(), *self._team_accounts(route.team)),
             )
             ctx = StrategyContext(
                 panel=panel,
@@ -180,10 +200,16 @@ class Orchestrator:
             )
             with bound(request_id=request.request_id):
                 log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
-                verdict = await chosen.run(request, ctx)
+                try:
+                    verdict = await chosen.run(request, ctx)
+                except ShoalError:
+                    if ledger.over_budget is not None:  # a daily budget refused a call: that is why
+                        raise ledger.over_budget from None
+                    raise
                 ledger.settle()
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
+                span.done(verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -250,7 +276,9 @@ class Orchestrator:
             await provider.aclose()
         context, self._context = self._context, self._new_context()
         await context.exit_stack.aclose()
-        self._gates = MemberGates(self.settings)
+        self._gates = MemberGates(self.settings, self.state)
+        await self.state.aclose()
+        await self.tracer.aclose()  # what is buffered goes out
 
     # -- an orchestrator is a provider -----------------------------------------------
 
@@ -275,6 +303,25 @@ class Orchestrator:
     # -- internals -------------------------------------------------------------------
 
     @staticmethod
+    def state_for(config: ShoalConfig) -> SharedState:
+        budgets = config.server.key_budgets_path or config.cache_dir() / "key_budgets.sqlite"
+        return open_state(config.state, budgets_path=budgets)
+
+    def _team_accounts(self, team: str | None) -> tuple[Account, ...]:
+        section = self.config.teams.get(team or "")
+        if section is None or (section.daily_max_calls is None and section.daily_max_cost_usd is None):
+            return ()
+        return (
+            Account(
+                f"team:{team}",
+                "team_daily",
+                f"team {team!r}",
+                section.daily_max_calls,
+                section.daily_max_cost_usd,
+            ),
+        )
+
+    @staticmethod
     def _configured_cache(config: ShoalConfig) -> CallCache | None:
         mode = config.defaults.call_cache
         if mode == "off":
@@ -292,8 +339,13 @@ class Orchestrator:
         if isinstance(question, Request):
             request = question
         else:
-            tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
-            request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            try:
+                tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+                request = Request.of(question, params=dict(params or {}), tags=tag_model)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "question"
+                raise UsageError(f"{where}: {first['msg']}") from None
         if not request.messages or not any(m.text().strip() for m in request.messages):
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request

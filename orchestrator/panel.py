@@ -34,11 +34,14 @@ from orchestrator.errors import BudgetExceeded, ModelError, ProviderError, Provi
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.sovereignty.detector import redact
+from orchestrator.telemetry import NO_SPAN, NO_TRACER, Span, Tracer
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
 
 if TYPE_CHECKING:
     from orchestrator.sovereignty.breaker import Breakers, Failover
     from orchestrator.sovereignty.policy import Clearance
+    from orchestrator.state.base import Account, Reservation, SharedState
+    from orchestrator.state.limits import MemberSlot
 
 __all__ = ["Fanout", "Ledger", "MemberGates", "Panel", "PanelSettings"]
 
@@ -57,20 +60,31 @@ class PanelSettings:
 class MemberGates:
     """Per-member concurrency and rate limits, shared by every request of one orchestrator.
 
-    Created lazily inside the running loop (semaphores are loop-bound).
+    Created lazily inside the running loop (semaphores are loop-bound). Each process
+    holds ``max_concurrency`` with a semaphore; :meth:`slot` adds the limits kept in the
+    shared state (``requests_per_minute``, ``tokens_per_minute``, and with the Redis
+    backend ``rate_limit_per_s`` and ``max_concurrency`` across every instance too).
     """
 
-    def __init__(self, settings: PanelSettings) -> None:
+    def __init__(self, settings: PanelSettings, state: SharedState | None = None) -> None:
         self._settings = settings
+        self._state = state
+        self._shared = state is not None and state.backend != "memory"
         self._gates: dict[str, tuple[asyncio.Semaphore, Throttler | None]] = {}
 
     def get(self, member: Member) -> tuple[asyncio.Semaphore, Throttler | None]:
         gate = self._gates.get(member.name)
         if gate is None:
             limit = member.max_concurrency or self._settings.max_concurrency
-            throttler = _throttler(member.rate_limit_per_s) if member.rate_limit_per_s else None
+            rate = None if self._shared else member.rate_limit_per_s  # shared: a window in slot()
+            throttler = _throttler(rate) if rate else None
             gate = self._gates[member.name] = (asyncio.Semaphore(limit), throttler)
         return gate
+
+    def slot(self, member: Member, call: Call, deadline: float | None) -> MemberSlot:
+        from orchestrator.state.limits import MemberSlot  # the shared limits, when any apply
+
+        return MemberSlot(self._state, member, call, deadline, shared=self._shared)
 
 
 def _throttler(per_second: float) -> Throttler:
@@ -190,8 +204,14 @@ class Panel:
         clearance: Clearance | None = None,
         breakers: Breakers | None = None,
         failover: Failover | None = None,
+        state: SharedState | None = None,
+        accounts: Sequence[Account] = (),
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._providers = providers
+        self.tracer = tracer  # spans of rounds, calls and tries (orchestrator.telemetry)
+        self.state = state  # daily budgets (``accounts``) are reserved there before each call
+        self.accounts = tuple(accounts)
         self.clearance = clearance  # every call is checked against the request's policy
         self.breakers = breakers
         self.failover = failover
@@ -261,6 +281,20 @@ class Panel:
         gone out, a failure is neither retried nor handed to a fallback (either would
         repeat it).
         """
+        with self.tracer.round(role, [member]):  # a lone call is a round; in a fan-out, the fan-out's
+            return await self._call(member, messages, params, role, sample_index, reserved, final, busy)
+
+    async def _call(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None,
+        role: str,
+        sample_index: int,
+        reserved: bool,
+        final: bool,
+        busy: frozenset[str],
+    ) -> Candidate:
         if self.clearance is not None:
             self.clearance.check([member])
         if not reserved:
@@ -269,7 +303,7 @@ class Panel:
         candidate = await self._once(member, messages, params, role, sample_index, relay=relay)
         tried = {member.name}
         failover = self.failover if self.failover is not None and self.failover.covers(member, role) else None
-        while failover is not None and candidate.error is not None and candidate.error.type != "cancelled":
+        while failover is not None and candidate.error is not None and candidate.error.type not in _FINAL:
             if relay is not None and relay.sent:
                 break  # text has gone out: a stand-in would start the answer over
             backup = failover.next_for(member, tried, set(busy))
@@ -297,6 +331,22 @@ class Panel:
         role: str,
         sample_index: int,
         replaces: str | None = None,
+        **options: Any,
+    ) -> Candidate:
+        """One call to one member, a span of its own (its tries are the span's children)."""
+        with self.tracer.call(member, role, sample_index, messages, params or {}, replaces) as span:
+            candidate = await self._sent(member, messages, params, role, sample_index, replaces, **options)
+            span.finished(candidate)
+        return candidate
+
+    async def _sent(
+        self,
+        member: Member,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None,
+        role: str,
+        sample_index: int,
+        replaces: str | None = None,
         relay: _Relay | None = None,
     ) -> Candidate:
         # Built from validated parts (the request's messages, the member's and the strategy's params),
@@ -312,6 +362,7 @@ class Panel:
         started = time.perf_counter()
         tries = _Tries()
         acquired = False
+        reservation: Reservation | None = None
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
@@ -327,14 +378,22 @@ class Panel:
                     replaces=replaces,
                 )
             if self.breakers is not None:
-                if not self.breakers.acquire(member):
+                if not await self.breakers.claim(member):
                     return _refused(member, role, self.breakers.config.cooldown_s)
                 acquired = True
+            if self.accounts and self.state is not None:
+                held = await self._reserve(member, call)
+                if isinstance(held, BudgetExceeded):
+                    if acquired and self.breakers is not None:
+                        self.breakers.drop(member)
+                    return self._over_budget(member, role, held)
+                reservation = held
             provider = self._providers(member)
             completion = await self._with_retries(provider, member, call, tries, relay)
         except asyncio.CancelledError:
             if acquired and self.breakers is not None:
-                self.breakers.release(member)
+                self.breakers.drop(member)
+            self._release(reservation)
             cancelled = CandidateError(type="cancelled", message="cancelled")
             self._record(member, role, started, tries.count, error=cancelled, replaces=replaces)
             raise
@@ -348,9 +407,43 @@ class Panel:
             )
             if self.cache is not None:
                 self.cache.put(member, call, completion, candidate.latency_s)
+        if reservation is not None and self.state is not None:
+            # a failed call is released, a made one charged what it cost
+            await self.state.settle(reservation, candidate.cost_usd if candidate.error is None else None)
         if acquired and self.breakers is not None:
-            self.breakers.record(member, candidate)
+            await self.breakers.report(member, candidate)
         return candidate
+
+    async def _reserve(self, member: Member, call: Call) -> Reservation | BudgetExceeded:
+        """One call and its estimated cost held against the daily budgets, or the refusal
+        (remembered in the ledger, so the request ends as 429 rather than a partial answer)."""
+        from orchestrator.state.base import today
+
+        assert self.state is not None
+        try:
+            return await self.state.reserve(
+                self.accounts, 1, _estimate([member], call.messages, call.params), today()
+            )
+        except BudgetExceeded as exc:
+            if self.ledger.over_budget is None:
+                self.ledger.over_budget = exc
+            return exc
+
+    def _over_budget(self, member: Member, role: str, exc: BudgetExceeded) -> Candidate:
+        candidate = Candidate(
+            member=member.name,
+            model=member.model,
+            role=role,
+            attempts=0,
+            error=CandidateError(type="budget", message=str(exc)),
+        )
+        self.ledger.candidates.append(candidate)
+        return candidate
+
+    def _release(self, reservation: Reservation | None) -> None:
+        """Give a cancelled call's reservation back, even though our task is being cancelled."""
+        if reservation is not None and self.state is not None:
+            self.state.spawn(self.state.settle(reservation, None))
 
     async def _with_retries(
         self, provider: Provider, member: Member, call: Call, tries: _Tries, relay: _Relay | None
@@ -363,7 +456,8 @@ class Panel:
         while True:
             try:
                 tries.count += 1
-                return await self._gated(provider, member, call, relay)
+                with self.tracer.attempt(tries.count):
+                    return await self._gated(provider, member, call, relay)
             except ProviderError as exc:
                 retry += 1
                 if not exc.retryable or retry > retries or (relay is not None and relay.sent):
@@ -396,7 +490,8 @@ class Panel:
                         pass
                 except TimeoutError:
                     raise self._late(member) from None
-            return await self._attempt(provider, member, call, relay)
+            async with self._gates.slot(member, call, self.deadline) as slot:  # the shared limits
+                return slot.used(await self._attempt(provider, member, call, relay))
         finally:
             semaphore.release()
 
@@ -529,6 +624,10 @@ def _estimate(
     return total
 
 
+# Outcomes no fallback can change: the request was cancelled, or its daily budget is spent.
+_FINAL = frozenset({"cancelled", "budget"})
+
+
 def _refused(member: Member, role: str, cooldown_s: float) -> Candidate:
     message = (
         f"{member.name}: circuit open after repeated failures; not sent (next probe within {cooldown_s:g} s)"
@@ -580,18 +679,24 @@ class Fanout:
         self._group = asyncio.TaskGroup()
         self._tasks: list[asyncio.Task[None]] = []
         self._received = 0
+        self._span: Span = NO_SPAN
 
     async def __aenter__(self) -> Fanout:
         await self._group.__aenter__()
+        self._span, context = self._panel.tracer.fanout(self._role, self._members)  # the tasks' parent
         for member in self._members:
-            self._tasks.append(self._group.create_task(self._one(member), name=f"call:{member.name}"))
+            task = self._group.create_task(self._one(member), name=f"call:{member.name}", context=context)
+            self._tasks.append(task)
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        for task in self._tasks:
-            if not task.done():
-                task.cancel()
-        await self._group.__aexit__(*exc_info)
+        pending = [task for task in self._tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        try:
+            await self._group.__aexit__(*exc_info)
+        finally:
+            self._span.end(len(pending))
         return None
 
     def __aiter__(self) -> Fanout:

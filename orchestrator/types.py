@@ -13,12 +13,16 @@ __all__ = [
     "CandidateError",
     "Cluster",
     "Completion",
+    "ContentPart",
+    "FunctionCall",
     "Locality",
     "Member",
     "Message",
     "Request",
     "Route",
+    "SearchNode",
     "Tags",
+    "ToolCall",
     "Usage",
     "Verdict",
     "new_request_id",
@@ -52,32 +56,76 @@ class Usage(BaseModel):
         return cls(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
-class Message(BaseModel):
-    """One chat message in the OpenAI shape (extra keys such as ``tool_calls`` kept)."""
+class ContentPart(BaseModel):
+    """A text part of a message's content; other keys of a part (``cache_control``) are dropped.
 
-    model_config = ConfigDict(extra="allow")
+    Only text parts are taken: the policy can read text, not images, audio or files, so a
+    part of another type is refused (a 400 at the proxy) instead of being sent unchecked.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text"]
+    text: str
+
+
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    arguments: str
+
+
+class ToolCall(BaseModel):
+    """A tool call in an assistant message of the history (``id``, ``function.name/arguments``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    """One chat message in the OpenAI shape; only the fields below are kept and forwarded.
+
+    Keys a message may carry beyond these (``audio``, ``refusal``, ``function_call``,
+    ``annotations``, vendor extensions) are dropped here, so they never reach a member.
+    Every field kept is read by the policy (:func:`orchestrator.sovereignty.policy.forwarded_texts`):
+    ``content`` (the string, or each text part's ``text``), ``name``, each tool call's ``id``,
+    ``function.name`` and ``function.arguments``, and ``tool_call_id``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
 
-    @field_validator("content")
+    @field_validator("content", mode="before")
     @classmethod
-    def _parts_typed(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
-        """Every content part names its type; a text part's text is a string."""
-        for index, part in enumerate(content if isinstance(content, list) else []):
-            kind = part.get("type")
+    def _text_parts_only(cls, value: Any) -> Any:
+        """Every content part names its type, which is ``text``, and its text is a string."""
+        for index, part in enumerate(value if isinstance(value, list) else ()):
+            kind = part.get("type") if isinstance(part, dict) else None
             if not isinstance(kind, str):
                 raise ValueError(f"content part {index} needs a string 'type' (such as 'text')")
-            if kind == "text" and not isinstance(part.get("text"), str):
+            if kind != "text":
+                raise ValueError(
+                    f"content part type {kind!r} is not forwarded: Shoal's policy reads text only; "
+                    "send the content as a string or as parts of type 'text'"
+                )
+            if not isinstance(part.get("text"), str):
                 raise ValueError(f"content part {index} is of type 'text' but its 'text' is not a string")
-        return content
+        return value
 
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
         if isinstance(self.content, list):
-            texts = (part.get("text") for part in self.content if isinstance(part, dict))
-            return "".join(t for t in texts if isinstance(t, str))
+            return "".join(part.text for part in self.content)
         return ""
 
 
@@ -95,7 +143,16 @@ class Tags(BaseModel):
 
 
 class Request(BaseModel):
-    """A question for the panel: chat messages, sampling params and tags."""
+    """A question for the panel: chat messages, sampling params and tags.
+
+    What reaches a member is ``messages`` and ``params`` (merged into each :class:`Call`
+    with the member's own configured params): the policy reads every string in both
+    (every message field, every param at any depth: ``tools`` with their descriptions and
+    parameter schemas, ``tool_choice``, ``stop``, ``response_format`` and its JSON schema,
+    dictionary keys too) before anything is sent. ``tags`` and ``request_id`` stay in
+    Shoal. A field added here is read by the policy unless it is named in
+    :data:`orchestrator.sovereignty.policy.NOT_FORWARDED`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -110,9 +167,7 @@ class Request(BaseModel):
             return question
         if isinstance(question, str):
             return cls(messages=[Message(role="user", content=question)], **kwargs)
-        return cls(
-            messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in question], **kwargs
-        )
+        return cls(messages=list(question), **kwargs)  # type: ignore[arg-type]
 
     def question(self) -> str:
         """The text of the last user message: what the router and extractors read."""
@@ -148,6 +203,8 @@ class Member(BaseModel):
     max_retries: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
+    requests_per_minute: int | None = Field(default=None, ge=1)  # shared limits: orchestrator/state
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @field_validator("jurisdiction")
     @classmethod
@@ -202,6 +259,25 @@ class CandidateError(BaseModel):
     retry_after: float | None = None
 
 
+class SearchNode(BaseModel):
+    """Where an answer sits in a tree search (``treesearch``): its node, parent, move and score.
+
+    ``move`` is ``widen`` (a fresh answer to the question) or ``refine`` (an answer
+    rewritten from its ``parent``); ``parent`` is None for a fresh answer.
+    ``feedback`` is what the verifier said of it. It goes back to the caller in the verdict, and to a
+    member asked to refine the answer only after the request's policy has read it (``treesearch``
+    clears it as it clears a request: feedback may quote tests the request's messages do not hold).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    parent: int | None = None
+    move: Literal["widen", "refine"]
+    score: float = Field(ge=0.0, le=1.0)
+    feedback: str = ""
+
+
 class Candidate(BaseModel):
     """One member's answer to one call, or the reason it has none."""
 
@@ -220,6 +296,7 @@ class Candidate(BaseModel):
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     replaces: str | None = None  # the member whose seat this fallback took
+    search: SearchNode | None = None  # set by a tree search on the answers it scored
 
     @property
     def ok(self) -> bool:

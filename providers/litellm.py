@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from orchestrator.errors import (
     AuthenticationError,
@@ -49,7 +50,7 @@ from providers._http import (
     usage_from,
 )
 
-__all__ = ["LiteLLMProvider"]
+__all__ = ["LiteLLMOptions", "LiteLLMProvider"]
 
 PROVIDER = "litellm"
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "num_retries", "max_retries"})
@@ -91,8 +92,19 @@ def _litellm() -> ModuleType:
     return litellm
 
 
+class LiteLLMOptions(BaseModel):
+    """The member keys this provider understands beyond the member's own fields; any other key
+    is a config error (keys come from the environment variable ``api_key_env`` names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str | None = None  # also accepted here; the member's own api_base wins
+
+
 class LiteLLMProvider:
     """One member served through ``litellm.acompletion``."""
+
+    Options = LiteLLMOptions
 
     def __init__(self, member: Member, context: ProviderContext) -> None:
         self.member = member

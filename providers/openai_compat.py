@@ -26,9 +26,10 @@ import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from orchestrator.errors import ConfigError, MalformedResponse, ProviderError, ServerError, TruncatedStream
 from orchestrator.logs import get_logger
@@ -44,7 +45,7 @@ from providers._http import (
 )
 from providers._transport import LeanTransport
 
-__all__ = ["OpenAICompatProvider", "prompt_from_messages"]
+__all__ = ["OpenAICompatOptions", "OpenAICompatProvider", "prompt_from_messages"]
 
 PROVIDER = "openai_compat"
 _STYLES = ("chat", "completion")
@@ -54,8 +55,24 @@ _DONE = object()
 log = get_logger("shoal.providers")
 
 
+class OpenAICompatOptions(BaseModel):
+    """The member keys this provider understands beyond the member's own fields.
+
+    Any other key is a config error (``api_key`` is not one: the key comes from the
+    environment variable ``api_key_env`` names).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str | None = None  # also accepted here; the member's own api_base wins
+    prompt_style: Literal["chat", "completion"] = "chat"
+    prompt_template: str | None = None
+
+
 class OpenAICompatProvider:
     """One member on an OpenAI-compatible server (``POST {api_base}/chat/completions``)."""
+
+    Options = OpenAICompatOptions
 
     def __init__(self, member: Member, context: ProviderContext) -> None:
         self.member = member

@@ -116,14 +116,14 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
     try:
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
-        written = [request.out / "summary.json", request.out / "report.md"]
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
         err.print("plots skipped: they need matplotlib (pip install 'shoal[bench]')")
     except (
         ValueError,
         RuntimeError,
         OSError,
     ) as exc:  # the numbers are written; a figure is not worth a crash
-        written = [request.out / "summary.json", request.out / "report.md"]
+        written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
         err.print(
             f"[yellow]plots failed ({type(exc).__name__}: {exc}); summary and report are written[/yellow]"
         )

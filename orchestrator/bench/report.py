@@ -47,16 +47,19 @@ def build_summary(outcome: BenchOutcome, dataset: Mapping[str, Any]) -> dict[str
 
 
 def write_outputs(out: Path, summary: Mapping[str, Any], *, plots: bool = True) -> list[Path]:
-    """summary.json, report.md and (with matplotlib) the PNG plots; returns the files written."""
+    """summary.json, report.md, report.html and (with matplotlib) the PNG plots; returns the files written."""
     _write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     _write_atomic(out / REPORT, render_markdown(summary))
+    from orchestrator.bench.htmlreport import REPORT_HTML, render_html
+
+    _write_atomic(out / REPORT_HTML, render_html(summary, _read_rows(out / RESULTS)))
     if not plots:
-        return [out / SUMMARY, out / REPORT]
+        return [out / SUMMARY, out / REPORT, out / REPORT_HTML]
     from orchestrator.bench.plots import draw_all  # raises ImportError without matplotlib
 
     figures = draw_all(summary, out)
     _write_atomic(out / REPORT, render_markdown(summary, [f.name for f in figures]))
-    return [out / SUMMARY, out / REPORT, *figures]
+    return [out / SUMMARY, out / REPORT, out / REPORT_HTML, *figures]
 
 
 def load_summary(directory: Path) -> dict[str, Any]:

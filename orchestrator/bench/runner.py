@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from orchestrator.bench.datasets import BenchItem
-from orchestrator.bench.prompts import labels_for, messages_for
+from orchestrator.bench.prompts import labels_for, messages_for, question_of
 from orchestrator.bench.scoring import DEFAULT_CODE_TIMEOUT_S, score
 from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, StrategyConfig
@@ -309,14 +309,22 @@ class BenchRunner:
             "wall_s": wall_s,
             "error": error,
             "note": None,
+            "notes": list(verdict.notes) if verdict is not None else [],
             "candidates": [
                 {
                     "member": c.member,
                     "role": c.role,
                     "text": (c.text or "")[:_MAX_TEXT] if c.error is None else None,
                     "error": c.error.type if c.error is not None else None,
+                    **({"search": c.search.model_dump()} if c.search is not None else {}),
                 }
                 for c in candidates
+            ],
+            # for report.html: what was asked, and which members agreed on what
+            "question": _question(item)[:_MAX_TEXT],
+            "clusters": [
+                {"answer": c.answer[:_MAX_TEXT], "members": c.members, "weight": c.weight, "key": c.key}
+                for c in (verdict.clusters if verdict is not None else [])
             ],
         }
 
@@ -340,6 +348,14 @@ class BenchRunner:
             complete=complete and len(rows) == self.total,
             item_ids=[i.id for i in self.items],
         )
+
+
+def _question(item: BenchItem) -> str:
+    """The item's question with its options, as a reader of the report wants it (no instructions)."""
+    if item.question is None:
+        return question_of(item)
+    options = [f"{chr(65 + i)}. {choice}" for i, choice in enumerate(item.choices or [])]
+    return "\n".join([item.question, *options])
 
 
 def _fingerprint(section: StrategyConfig, members: Sequence[Member]) -> str:

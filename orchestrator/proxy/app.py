@@ -34,7 +34,7 @@ from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_exception
 from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
-from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
 from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
@@ -90,9 +90,11 @@ class Proxy:
         self.config = config
         self.settings = config.server
         self.metrics = ProxyMetrics()
-        self.quota = KeyQuota(self.settings, config.cache_dir())
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
+        self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
         self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
+        instance = config.state.instance_name()
+        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
         self.created = int(time.time())
@@ -126,7 +128,6 @@ class Proxy:
 
     def _on_call(self, candidate: Candidate) -> None:
         self.metrics.call(candidate)
-        self.quota.on_call(candidate)
 
     def release(self) -> None:
         self._in_flight -= 1
@@ -154,7 +155,7 @@ class Proxy:
             exchange.stream = chat.stream
             target = self.target(chat.model)
             exchange.model, exchange.target = target.id, target
-            planned = self._sovereign(request, plan(chat, target))
+            planned = await self._sovereign(request, plan(chat, target))
             exchange.request_id = planned.request.request_id
             if chat.stream:
                 return await self._stream(request, planned, exchange)
@@ -231,10 +232,12 @@ class Proxy:
             tasks = [group.create_task(self._run(planned, r, None)) for r in requests]
         return [t.result() for t in tasks]
 
-    def _sovereign(self, request: Request, planned: Plan) -> Plan:
-        """The header's sensitivity joined, the key's daily budget checked and applied."""
-        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER))
-        tags = self.quota.begin(request.headers.get("authorization"), tags)
+    async def _sovereign(self, request: Request, planned: Plan) -> Plan:
+        """The header's sensitivity joined (labels checked: an unknown one is a 400), the key's rate
+        limit and daily budget checked and applied."""
+        policy = self.orchestrator.gatekeeper.policy
+        tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
+        tags = await self.quota.begin(request.headers.get("authorization"), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
@@ -304,14 +307,14 @@ class Proxy:
                 yield
             finally:
                 await self.orchestrator.aclose()
-                self.quota.close()
 
         app = Starlette(
             routes=routes,
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
             lifespan=lifespan,
         )
-        return Guard(app, self)  # type: ignore[return-value]
+        # With [telemetry] on, a server span continues the caller's traceparent (else: the app itself).
+        return self.orchestrator.tracer.asgi(Guard(app, self))  # type: ignore[no-any-return]
 
 
 async def read_json(request: Request, settings: Any) -> Any:

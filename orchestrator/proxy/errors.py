@@ -7,6 +7,7 @@ functions below map everything else onto it in one place:
 what went wrong                             status  ``code``
 ==========================================  ======  ========================
 malformed JSON, schema, unsupported param   400     ``invalid_json`` …
+an unknown sensitivity label                400     ``unknown_sensitivity``
 missing or wrong key                        401     ``invalid_api_key``
 the policy forbids the request              403     ``policy_denied``
 unknown model                               404     ``model_not_found``
@@ -17,8 +18,10 @@ body over ``max_body_bytes``                413     ``request_too_large``
 headers over ``max_header_bytes``           431     ``request_header_fields_too_large``
 a member asked directly is rate limited     429     ``upstream_rate_limited``
 a budget (the request's, the key's daily)   429     ``budget_exceeded``
+a key's ``key_requests_per_minute``         429     ``rate_limit_exceeded``
 too few members answered                    502     ``quorum_not_met``
 ``max_concurrent_requests`` reached         503     ``overloaded``
+shared state unreachable, failing closed    503     ``state_unavailable``
 past ``shutdown_grace_s`` after SIGTERM     503     ``shutting_down``
 anything else (a bug)                       500     ``internal_error``
 ==========================================  ======  ========================
@@ -35,7 +38,7 @@ from pydantic import ValidationError
 
 from orchestrator import errors
 from orchestrator.logs import get_logger
-from orchestrator.proxy.quota import seconds_to_midnight_utc
+from orchestrator.proxy.quota import SENSITIVITY_HEADER, seconds_to_midnight_utc
 
 __all__ = ["ApiError", "from_exception", "from_shoal_error", "from_validation_error"]
 
@@ -120,8 +123,21 @@ def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> Ap
         return _quorum(exc, direct)
     if isinstance(exc, errors.EmptyRequestError):
         return ApiError(400, str(exc), param="messages", code="empty_request")
+    if isinstance(exc, errors.LimitExceeded):
+        return ApiError(
+            429,
+            str(exc),
+            type="rate_limit_error",
+            param=exc.limit,
+            code="rate_limit_exceeded",
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+        )
+    if isinstance(exc, errors.StateUnavailable):
+        return ApiError(
+            503, str(exc), type="server_error", code="state_unavailable", headers={"Retry-After": "1"}
+        )
     if isinstance(exc, errors.BudgetExceeded):
-        daily = (exc.budget or "").startswith("key_daily_")
+        daily = (exc.budget or "").startswith(("key_daily_", "team_daily_"))
         return ApiError(
             429,
             str(exc),
@@ -134,6 +150,9 @@ def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> Ap
         return ApiError(403, str(exc), type="permission_error", code="policy_denied")
     if isinstance(exc, errors.ConfigError):
         return ApiError(500, f"server configuration: {exc}", type="server_error", code="config_error")
+    if isinstance(exc, errors.UnknownSensitivityError):
+        param = exc.where if exc.where == "shoal.sensitivity" else SENSITIVITY_HEADER
+        return ApiError(400, str(exc), param=param, code="unknown_sensitivity")
     if isinstance(exc, errors.UsageError):
         return ApiError(400, str(exc), code="invalid_request")
     if isinstance(exc, errors.ModelError):

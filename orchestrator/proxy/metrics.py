@@ -15,7 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from orchestrator.types import Candidate, Usage
 
-__all__ = ["CONTENT_TYPE", "ProxyMetrics"]
+__all__ = ["CONTENT_TYPE", "ProxyMetrics", "StateCollector"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -88,3 +88,49 @@ class ProxyMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class StateCollector:
+    """The shared state seen from this process, read at scrape time.
+
+    ``shoal_state_info{backend, instance}`` (1), ``shoal_state_up`` (0 while Redis is
+    being avoided after a failure), ``shoal_state_round_trips_total`` and
+    ``shoal_state_fallbacks_total{kind}`` (operations that fell back to local state or
+    failed closed because Redis could not be reached), and the response cache's
+    ``shoal_cache_{hits,misses,stores}_total``.
+    """
+
+    def __init__(self, state: Any, instance: str, cache: Any = None) -> None:
+        self._state = state
+        self._instance = instance
+        self._cache = cache
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        info = GaugeMetricFamily(
+            "shoal_state_info", "Where shared state lives.", labels=["backend", "instance"]
+        )
+        info.add_metric([self._state.backend, self._instance], 1)
+        yield info
+        yield GaugeMetricFamily(
+            "shoal_state_up",
+            "1 unless Redis is avoided after a failure.",
+            value=int(getattr(self._state, "up", True)),
+        )
+        yield CounterMetricFamily(
+            "shoal_state_round_trips",
+            "Operations sent to the shared state.",
+            value=getattr(self._state, "round_trips", 0),
+        )
+        fallbacks = CounterMetricFamily(
+            "shoal_state_fallbacks", "Operations Redis could not serve, by kind of state.", labels=["kind"]
+        )
+        for kind, count in sorted(getattr(self._state, "fallbacks", {}).items()):
+            fallbacks.add_metric([kind], count)
+        yield fallbacks
+        if self._cache is not None:
+            for name in ("hits", "misses", "stores"):
+                yield CounterMetricFamily(
+                    f"shoal_cache_{name}", f"Response cache {name}.", value=getattr(self._cache, name)
+                )

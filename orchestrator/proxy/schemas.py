@@ -2,6 +2,15 @@
 
 Only the parameters named here ever reach a member, so a request can never
 set a member's ``api_base``, key or provider (naming one is a 400).
+
+Where the policy sees what is forwarded: :func:`plan` puts the messages (as
+:class:`~orchestrator.types.Message`, which keeps only ``role``, ``content`` of text
+parts, ``name``, ``tool_calls`` and ``tool_call_id``, and refuses non-text parts) and
+the ``PASSED``/``TOOLS`` params into the engine's :class:`~orchestrator.types.Request`;
+the engine's policy reads every string of both
+(:func:`orchestrator.sovereignty.policy.forwarded_texts`) before any member is called.
+Nothing else of the body (``user``, ``n``, ``stream_options``, unknown fields) is
+forwarded.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ success closes it, a failure opens it again for another cooldown::
 A :class:`Failover` belongs to one request: when a member's call fails or its breaker is
 open, it hands out the next healthy fallback of the team, and keeps that seat for the
 same member for the rest of the request.
+
+With ``[state] backend = "redis"`` the breakers are shared by every instance
+(:mod:`orchestrator.state`): :meth:`Breakers.claim` and :meth:`Breakers.report` go
+through the shared state, an instance's view of a closed breaker is at most
+``[state] breaker_sync_s`` old, and the half-open probe is claimed atomically with a
+TTL, so exactly one instance sends it. The counters (calls, failures, refused) stay
+per instance. When Redis cannot be reached (``on_failure.breakers = "open"``) the
+local logic below takes over until it is back.
 """
 
 from __future__ import annotations
@@ -20,12 +28,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.logs import get_logger
 from orchestrator.types import Candidate, Member
+
+if TYPE_CHECKING:
+    from orchestrator.state.base import SharedState
 
 __all__ = [
     "SEAT_ROLES",
@@ -102,10 +113,90 @@ class MemberHealth:
 class Breakers:
     """A circuit breaker per member; no event-loop objects, so it outlives ``aclose``."""
 
-    def __init__(self, config: BreakerConfig | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        config: BreakerConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        shared: SharedState | None = None,
+        sync_s: float = 0.5,
+    ):
         self.config = config or BreakerConfig()
         self._clock = clock
         self._health: dict[str, MemberHealth] = {}
+        self._shared = shared if shared is not None and shared.backend != "memory" else None
+        self._sync_s = sync_s
+        self._synced: dict[str, float] = {}  # member -> when its shared view was last read
+        self._probes: set[str] = set()  # members whose shared probe this instance holds
+
+    # -- through the shared state (the local methods below when there is none) ------------
+
+    async def claim(self, member: Member) -> bool:
+        """:meth:`acquire`, shared: a fresh closed view costs nothing, else one round trip."""
+        if self._shared is None:
+            return self.acquire(member)
+        name, health = member.name, self.health(member.name)
+        if health.state == "closed" and self._clock() - self._synced.get(name, -1e18) < self._sync_s:
+            return True
+        got = await self._shared.breaker_claim(name, self.config.cooldown_s, self.config.cooldown_s)
+        if got is None:
+            return self.acquire(member)  # shared state unreachable: this instance's own breaker
+        self._synced[name] = self._clock()
+        if got == "closed":
+            health.state = "closed"
+            return True
+        if got == "probe":
+            health.state, health.probing = "half_open", True
+            self._probes.add(name)
+            log.info("breaker_probe", member=name)
+            return True
+        if health.state != "open":
+            health.state, health.opened_at = "open", self._clock()
+        health.refused += 1
+        return False
+
+    async def report(self, member: Member, candidate: Candidate) -> None:
+        """:meth:`record`, shared: a failure (or a success after failures) is one round trip."""
+        if self._shared is None:
+            self.record(member, candidate)
+            return
+        name, health = member.name, self.health(member.name)
+        probe = name in self._probes
+        self._probes.discard(name)
+        failed = counts_as_failure(candidate)
+        quiet = health.state == "closed" and health.consecutive_failures == 0
+        if not failed and (candidate.error is not None or quiet) and not probe:
+            health.calls += 1
+            health.last_latency_s = round(candidate.latency_s, 4)
+            return
+        view = await self._shared.breaker_record(name, failed, self.config.failures, probe)
+        if view is None:
+            self.record(member, candidate)
+            return
+        self._synced[name] = self._clock()
+        health.calls += 1
+        health.probing = False
+        health.last_latency_s = round(candidate.latency_s, 4)
+        if failed:
+            health.failures += 1
+            health.last_error = candidate.error.type if candidate.error else None
+        if view.state == "open" and health.state != "open":
+            health.opened_at = self._clock()
+        health.state, health.consecutive_failures = view.state, view.consecutive_failures
+        if view.opened_now:
+            health.opened += 1
+            log.warning("breaker_opened", member=name, consecutive_failures=view.consecutive_failures)
+        elif view.state == "closed" and probe:
+            log.warning("breaker_closed", member=name)
+
+    def drop(self, member: Member) -> None:
+        """:meth:`release`; a shared probe is given back in the background (it also has a TTL)."""
+        self.release(member)
+        if self._shared is not None and member.name in self._probes:
+            self._probes.discard(member.name)
+            self._shared.spawn(self._shared.breaker_release(member.name))
+
+    # -- this process's own breakers ----------------------------------------------------
 
     def health(self, name: str) -> MemberHealth:
         health = self._health.get(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import DEFAULT_TEAM, ShoalConfig
 from orchestrator.errors import ShoalError
@@ -21,6 +21,9 @@ from orchestrator.registry import Registry
 from orchestrator.sovereignty.breaker import Breakers, Failover
 from orchestrator.sovereignty.policy import Admission, Clearance, Policy, audit_record, write_audit
 from orchestrator.types import Member, Request, Route
+
+if TYPE_CHECKING:
+    from orchestrator.state.base import SharedState
 
 __all__ = ["Gatekeeper"]
 
@@ -36,11 +39,12 @@ class AuditTrail:
 
 
 class Gatekeeper:
-    def __init__(self, config: ShoalConfig, registry: Registry) -> None:
+    def __init__(self, config: ShoalConfig, registry: Registry, *, state: SharedState | None = None) -> None:
         self.config = config
         self.registry = registry
         self.policy = Policy(config.policy)
-        self.breakers = Breakers(config.breaker)
+        # shared by every instance with the Redis state backend, else this process's own
+        self.breakers = Breakers(config.breaker, shared=state, sync_s=config.state.breaker_sync_s)
 
     def clear(self, request: Request) -> Clearance:
         return self.policy.clear(request)

@@ -1,8 +1,10 @@
 """Sensitivity policy: which members may see which requests.
 
-A request's sensitivity comes from the caller (``tags.sensitivity``), from config rules
-that match its text, and from the built-in :mod:`~orchestrator.sovereignty.detector`, which marks a
-request holding secrets or personal data ``confidential``. A policy names, per
+A request's sensitivity comes from the caller (``tags.sensitivity``, normalised; a label
+the config does not name is an error), from config rules that match its text, and from
+the built-in :mod:`~orchestrator.sovereignty.detector`, which marks a request holding
+secrets or personal data ``confidential``. Rules and detector read every field the
+request forwards (:func:`forwarded_texts`), not only the messages' text. A policy names, per
 sensitivity, the member tags allowed to see it; a member qualifies when any of its tags
 matches an entry (a sensitivity without a policy is open to all)::
 
@@ -32,25 +34,29 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestrator.errors import PolicyError
+from orchestrator.errors import PolicyError, UnknownSensitivityError
 from orchestrator.logs import get_logger
 from orchestrator.sovereignty.detector import Finding, detect
 from orchestrator.types import Member, Request
 
 __all__ = [
+    "NOT_FORWARDED",
     "Admission",
     "Clearance",
+    "Forwarded",
     "Policy",
     "PolicyConfig",
     "SensitivityPolicy",
     "SensitivityRule",
+    "forwarded_texts",
+    "normalise_label",
     "write_audit",
 ]
 
@@ -58,6 +64,11 @@ log = get_logger("shoal.audit")
 
 TAG_KEYS = ("vendor", "jurisdiction", "locality", "retains_data", "provider", "member")
 _LOCALITIES = ("local", "on_prem", "cloud")
+
+
+def normalise_label(label: str) -> str:
+    """A sensitivity label as compared: case-folded, whitespace trimmed and collapsed."""
+    return " ".join(label.split()).casefold()
 
 
 def _check_entry(entry: str) -> str:
@@ -99,6 +110,11 @@ class SensitivityRule(BaseModel):
     sensitivity: str = Field(min_length=1)
     name: str | None = None
 
+    @field_validator("sensitivity")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        return _label_of(value)
+
     @field_validator("match")
     @classmethod
     def _regex(cls, value: str) -> str:
@@ -118,8 +134,30 @@ class PolicyConfig(BaseModel):
     detected: str = Field(default="confidential", min_length=1)
     default: str | None = None
     audit_log: Path | None = None
+    labels: list[str] = Field(default_factory=list)  # labels open to all that callers may still send
     rules: list[SensitivityRule] = Field(default_factory=list)
     levels: dict[str, SensitivityPolicy] = Field(default_factory=dict)
+
+    @field_validator("detected", "default")
+    @classmethod
+    def _one_label(cls, value: str | None) -> str | None:
+        return None if value is None else _label_of(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _declared(cls, value: list[str]) -> list[str]:
+        return [_label_of(label) for label in value]
+
+    @field_validator("levels")
+    @classmethod
+    def _level_names(cls, value: dict[str, SensitivityPolicy]) -> dict[str, SensitivityPolicy]:
+        levels: dict[str, SensitivityPolicy] = {}
+        for name, rule in value.items():
+            label = _label_of(name)
+            if label in levels:
+                raise ValueError(f"[policy.{name}] names the sensitivity {label!r} twice; keep one table")
+            levels[label] = rule
+        return levels
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +170,13 @@ class PolicyConfig(BaseModel):
         if levels:
             settings["levels"] = {**dict(data.get("levels") or {}), **levels}
         return settings
+
+
+def _label_of(value: str) -> str:
+    label = normalise_label(value)
+    if not label or "," in label:
+        raise ValueError(f"{value!r} is not a sensitivity label (a non-empty name without commas)")
+    return label
 
 
 def _tags_of(member: Member) -> set[str]:
@@ -158,14 +203,105 @@ def describe_member(member: Member) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """A detector finding in message ``message`` of the request."""
+    """A detector finding in one forwarded field: ``field`` is its path (``messages[0].content``,
+    ``params.tools[0].function.description``), ``message`` the message's index if it is in one."""
 
-    message: int
+    message: int | None
     finding: Finding
+    field: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         f = self.finding
-        return {"message": self.message, "kind": f.kind, "start": f.start, "end": f.end}
+        return {"message": self.message, "field": self.field, "kind": f.kind, "start": f.start, "end": f.end}
+
+
+# Fields of a Request that never leave Shoal; every other field is read by the policy.
+NOT_FORWARDED = frozenset({"tags", "request_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """One piece of text a request sends to its members: where it is, and the text."""
+
+    path: str
+    text: str
+    message: int | None = None
+
+
+def forwarded_texts(request: Request) -> Iterator[Forwarded]:
+    """Every string a member can receive from ``request``, with its path.
+
+    This is where the policy sees each field: every message field that is kept (see
+    :class:`~orchestrator.types.Message`: content, name, tool calls' ids, names and
+    arguments, tool_call_id), every param at any depth (``tools[].function`` names,
+    descriptions and parameter schemas, ``tool_choice``, ``stop``, ``response_format`` and
+    its schema, ``logit_bias``, whatever a library caller passes), and numbers as their
+    digits. Inside params a value is read with its key (``password: ...``), so a secret
+    held by a key that names it is seen as an assignment, and a key is read on its own
+    when its value is a table or a list. Fields are found from the model, so a field
+    added to :class:`~orchestrator.types.Request` is read here too unless
+    :data:`NOT_FORWARDED` names it.
+    """
+    for name in type(request).model_fields:
+        if name in NOT_FORWARDED:
+            continue
+        value = getattr(request, name)
+        if name == "messages":
+            for i, message in enumerate(value):
+                for key, field_value in message.model_dump(exclude_none=True, exclude={"role"}).items():
+                    # a message's keys are the fixed names of Message's fields (and its role one of
+                    # five words): only the values are read
+                    yield from _leaves(f"messages[{i}].{key}", field_value, i, keys=False)
+        else:
+            yield from _leaves(name, _plain(value), None, keys=True)
+
+
+def _leaves(path: str, value: Any, message: int | None, *, keys: bool) -> Iterator[Forwarded]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if keys and _scalar(item):
+                yield Forwarded(f"{path}.{key}", f"{key}: {item}", message)
+                continue
+            if keys:
+                yield Forwarded(f"{path}{{{key}}}", str(key), message)
+            yield from _leaves(f"{path}.{key}", item, message, keys=keys)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, item in enumerate(value):
+            yield from _leaves(f"{path}[{i}]", item, message, keys=keys)
+    elif isinstance(value, BaseModel):
+        yield from _leaves(path, value.model_dump(exclude_none=True), message, keys=keys)
+    elif _scalar(value):
+        yield Forwarded(path, str(value), message)  # numbers and anything else go upstream as text
+
+
+def _scalar(value: Any) -> bool:
+    return value is not None and not isinstance(
+        value, bool | dict | list | tuple | set | frozenset | BaseModel
+    )
+
+
+_SHORTEST_FINDING = 6  # "a@b.jp": no kind the detector finds is shorter
+
+
+def _findings(texts: Iterable[Forwarded]) -> list[Located]:
+    """What the detector finds in each text (a text seen twice, such as a repeated schema, once)."""
+    found: list[Located] = []
+    seen: dict[str, list[Finding]] = {}
+    for piece in texts:
+        if len(piece.text) < _SHORTEST_FINDING:
+            continue
+        if piece.text not in seen:
+            seen[piece.text] = detect(piece.text)
+        found.extend(Located(piece.message, f, piece.path) for f in seen[piece.text])
+    return found
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 class Policy:
@@ -174,20 +310,50 @@ class Policy:
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or PolicyConfig()
         self._rules = [(rule, re.compile(rule.match)) for rule in self.config.rules]
+        config = self.config
+        named = {*config.levels, *(r.sensitivity for r in config.rules), config.detected, *config.labels}
+        self._known = sorted(named | ({config.default} if config.default else set()))
+
+    @property
+    def known_labels(self) -> list[str]:
+        """Every sensitivity this policy names: its levels, rules, detected, default and labels."""
+        return self._known
+
+    def labels(self, text: str | None, *, where: str = "sensitivity") -> list[str]:
+        """The labels of ``text`` (``"a, b"``: both), normalised; an unknown one fails closed.
+
+        Case and whitespace do not matter (``" Confidential "`` is ``confidential``); a label
+        no policy, rule or ``[policy] labels`` names raises
+        :class:`~orchestrator.errors.UnknownSensitivityError` rather than being open to all.
+        """
+        found: list[str] = []
+        known = self.known_labels
+        for raw in (text or "").split(","):
+            label = normalise_label(raw)
+            if not label:
+                continue
+            if label not in known:
+                raise UnknownSensitivityError(label, known, where=where)
+            if label not in found:
+                found.append(label)
+        return found
 
     def clear(self, request: Request) -> Clearance:
-        """The sensitivities of ``request`` and why; reads the text, keeps only kinds and spans."""
+        """The sensitivities of ``request`` and why; reads every forwarded text, keeps kinds and spans.
+
+        Raises :class:`~orchestrator.errors.UnknownSensitivityError` for a label the policy
+        does not know, before anything is sent.
+        """
         levels: dict[str, list[str]] = {}
-        for level in (request.tags.sensitivity or "").split(","):  # "a,b": both apply
-            if level.strip():
-                levels.setdefault(level.strip(), []).append("caller")
-        texts = [m.text() for m in request.messages]
+        for level in self.labels(request.tags.sensitivity, where="tags.sensitivity"):
+            levels.setdefault(level, []).append("caller")
+        texts = list(forwarded_texts(request))
         for i, (rule, pattern) in enumerate(self._rules):
-            if any(pattern.search(text) for text in texts):
+            if any(pattern.search(piece.text) for piece in texts):
                 levels.setdefault(rule.sensitivity, []).append(f"rule:{rule.name or i}")
         found: list[Located] = []
         if self.config.detector:
-            found = [Located(i, f) for i, text in enumerate(texts) for f in detect(text)]
+            found = _findings(texts)
             if found:
                 kinds = sorted({located.finding.kind for located in found})
                 levels.setdefault(self.config.detected, []).append(f"detector:{','.join(kinds)}")

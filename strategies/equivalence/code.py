@@ -29,10 +29,19 @@ import re
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 
 from strategies.equivalence import Key
 
-__all__ = ["CodeMatcher", "extract_code", "normalize_code", "run_tests"]
+__all__ = [
+    "CodeMatcher",
+    "CodeRun",
+    "explain_tests",
+    "extract_code",
+    "normalize_code",
+    "run_tests",
+    "split_tests",
+]
 
 _FENCE = re.compile(r"```[\w+-]*[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -54,18 +63,42 @@ real_stdout = sys.stdout
 sys.stdout = io.StringIO()
 namespace = {"__name__": "__answer__"}
 results = []
+errors = {}
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "..."
+def _explain(test, exc, namespace):
+    # the failing statement's last line, the error, and for `assert a == b` what `a` was
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    last = test.strip().splitlines()[-1] if test.strip() else test
+    try:
+        node = ast.parse(last).body[0]
+        if isinstance(exc, AssertionError) and isinstance(node, ast.Assert):
+            if isinstance(node.test, ast.Compare):
+                got = eval(compile(ast.Expression(node.test.left), "<test>", "eval"), namespace)
+                what += f" (got {_short(got)})"
+    except BaseException:
+        pass
+    return f"{last[:300]} -> {what[:300]}"
 try:
     exec(compile(job["code"], "<answer>", "exec"), namespace)
 except BaseException as exc:
     results = ["E"] * len(job["tests"])
+    if job.get("explain"):
+        errors = {0: f"the code itself failed: {type(exc).__name__}: {str(exc)[:300]}"}
 else:
     for test in job["tests"]:
         try:
             exec(compile(test, "<test>", "exec"), namespace)
             results.append("P")
-        except BaseException:
+        except BaseException as exc:
             results.append("F")
-real_stdout.write(json.dumps(results))
+            if job.get("explain"):
+                errors[len(results) - 1] = _explain(test, exc, namespace)
+if job.get("explain"):
+    real_stdout.write(json.dumps({"results": results, "errors": errors}))
+else:
+    real_stdout.write(json.dumps(results))
 """
 
 
@@ -127,7 +160,50 @@ def normalize_code(code: str) -> str | None:
 def run_tests(code: str, tests: list[str], timeout_s: float = 5.0) -> str:
     """Which tests ``code`` passes, as a string of ``P`` (pass), ``F`` (fail), ``E`` (code broke), or
     ``timeout``."""
-    job = json.dumps({"code": code, "tests": tests, "cpu_s": int(timeout_s) + 1})
+    out = _run(code, tests, timeout_s, explain=False)
+    if out is None:
+        return "timeout"
+    try:
+        return "".join(json.loads(out or "null") or []) or "E" * len(tests)
+    except ValueError:
+        return "E" * len(tests)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRun:
+    """What :func:`explain_tests` found: ``results`` as for :func:`run_tests`, and why tests failed
+    (``errors[i]`` for test ``i``: its statement, the error, and for ``assert a == b`` the value of ``a``)."""
+
+    results: str
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> int:
+        return self.results.count("P")
+
+
+def explain_tests(code: str, tests: list[str], timeout_s: float = 5.0) -> CodeRun:
+    """:func:`run_tests`, with the failing output of each test that did not pass.
+
+    >>> run = explain_tests("def f(x): return x * 2", ["assert f(2) == 4", "assert f(3) == 5"])
+    >>> run.results, run.errors[1]
+    ('PF', 'assert f(3) == 5 -> AssertionError (got 6)')
+    """
+    out = _run(code, tests, timeout_s, explain=True)
+    if out is None:
+        return CodeRun("E" * len(tests), {0: f"timed out after {timeout_s:g} s"})
+    try:
+        data = json.loads(out or "null")
+        results = "".join(data["results"]) or "E" * len(tests)
+        errors = {int(k): str(v) for k, v in data["errors"].items()}
+    except (ValueError, TypeError, KeyError):
+        return CodeRun("E" * len(tests), {0: "the code crashed the test runner (no result)"})
+    return CodeRun(results, errors)
+
+
+def _run(code: str, tests: list[str], timeout_s: float, *, explain: bool) -> str | None:
+    """The runner's output for ``code`` and ``tests``, or None on timeout."""
+    job = json.dumps({"code": code, "tests": tests, "cpu_s": int(timeout_s) + 1, "explain": explain})
     with tempfile.TemporaryDirectory(prefix="shoal-test-") as workdir:
         try:
             done = subprocess.run(
@@ -140,11 +216,8 @@ def run_tests(code: str, tests: list[str], timeout_s: float = 5.0) -> str:
                 env={"PATH": os.defpath, "PYTHONHASHSEED": "0"},
             )
         except subprocess.TimeoutExpired:
-            return "timeout"
-    try:
-        return "".join(json.loads(done.stdout or "null") or []) or "E" * len(tests)
-    except ValueError:
-        return "E" * len(tests)
+            return None
+    return done.stdout
 
 
 def split_tests(tests: str) -> list[str]:

@@ -38,7 +38,14 @@ def test_bench_writes_results_summary_report_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = shoal("bench", "-d", SAMPLE, "-s", "single,vote", "--simulate", SIM, "-o", str(out))
     assert result.returncode == 0, result.stderr
-    for name in ("results.jsonl", "summary.json", "report.md", "accuracy_cost.png", "error_correlation.png"):
+    for name in (
+        "results.jsonl",
+        "summary.json",
+        "report.md",
+        "report.html",
+        "accuracy_cost.png",
+        "error_correlation.png",
+    ):
         assert (out / name).is_file(), name
     assert (out / "accuracy_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = rows_of(out)

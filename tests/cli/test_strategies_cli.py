@@ -33,6 +33,7 @@ EXPECTED = {
     "escalating": ("42", 0.75, 4, "escalated to judged (vote: confidence 0.67 < 0.70)"),
     "council": ("42", 0.67, 7, "synthesised by chair"),
     "cautious": ("The panel could not agree", 0.67, 3, None),
+    "searched": ("42", 1.0, 2, "early exit: node 1 scored 1.00"),
 }
 
 

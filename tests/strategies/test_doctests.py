@@ -10,11 +10,13 @@ import pytest
 
 import strategies
 import strategies.equivalence
+import strategies.search
+import strategies.verifiers
 
 MODULES = sorted(
     {
         f"{package.__name__}.{info.name}"
-        for package in (strategies, strategies.equivalence)
+        for package in (strategies, strategies.equivalence, strategies.search, strategies.verifiers)
         for info in pkgutil.iter_modules(package.__path__)
     }
     | {"providers.scripted"}

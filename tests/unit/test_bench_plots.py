@@ -40,6 +40,7 @@ def test_plots_and_report_for_extreme_outcomes(tmp_path: Path, status: str) -> N
     assert [f.name for f in files] == [
         "summary.json",
         "report.md",
+        "report.html",
         "accuracy_cost.png",
         "error_correlation.png",
     ]

@@ -100,6 +100,7 @@ def test_clearance_collects_caller_rules_detector_and_default() -> None:
         PolicyConfig.model_validate(
             {
                 "default": "internal",
+                "labels": ["restricted"],
                 "rules": [{"name": "falcon", "match": "(?i)falcon", "sensitivity": "secret"}],
             }
         )
@@ -114,7 +115,9 @@ def test_clearance_collects_caller_rules_detector_and_default() -> None:
         "secret": ("rule:falcon",),
         "confidential": ("detector:email",),
     }
-    assert [f.as_dict() for f in told.findings] == [{"message": 0, "kind": "email", "start": 21, "end": 35}]
+    assert [f.as_dict() for f in told.findings] == [
+        {"message": 0, "field": "messages[0].content", "kind": "email", "start": 21, "end": 35}
+    ]
     quiet = Policy(PolicyConfig(detector=False)).clear(Request.of("mail ken@example.jp"))
     assert quiet.levels == {}
 
@@ -146,8 +149,10 @@ def test_admit_seats_fallbacks_and_names_the_rule_that_removed_whom() -> None:
     assert "nothing was sent" in message
 
 
-def test_a_sensitivity_without_a_policy_is_open_to_all() -> None:
-    clearance = Policy().clear(Request.of("q", tags=Tags(sensitivity="whatever")))
+def test_a_declared_sensitivity_without_a_policy_is_open_to_all() -> None:
+    clearance = Policy(PolicyConfig(labels=["whatever"])).clear(
+        Request.of("q", tags=Tags(sensitivity="whatever"))
+    )
     assert [m.name for m in clearance.admit([member("gpt"), member("x")]).members] == ["gpt", "x"]
 
 
@@ -241,7 +246,9 @@ def test_audit_log_has_one_line_per_request_without_content(tmp_path: Path) -> N
     assert second["reasons"] == {"confidential": ["detector:api_key"]}
     start = API_KEY_QUESTION.index("sk-")
     end = API_KEY_QUESTION.index(" fail")
-    assert second["findings"] == [{"message": 0, "kind": "api_key", "start": start, "end": end}]
+    assert second["findings"] == [
+        {"message": 0, "field": "messages[0].content", "kind": "api_key", "start": start, "end": end}
+    ]
     assert second["seen_by"] == ["local-a", "local-b", "spare"]
     assert second["excluded"] == {
         "gpt": "policy.confidential (allow: locality:local, locality:on_prem, jurisdiction:JP)"
@@ -347,7 +354,7 @@ def _oracle(member: dict[str, Any], name: str, levels: dict[str, list[str]], see
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_a_request_never_reaches_a_member_outside_its_policy(case: dict[str, Any]) -> None:
-    policy = "".join(
+    policy = '[policy]\nlabels = ["secret", "public"]\n' + "".join(
         f"[policy.{level}]\nallow = {json.dumps(entries)}\n" for level, entries in case["levels"].items()
     )
     extra = (
@@ -406,5 +413,6 @@ def test_a_nested_orchestrator_gets_the_sensitivity_and_applies_its_own_policy(t
 
 
 def test_the_caller_may_name_several_sensitivities() -> None:
-    clearance = Policy().clear(Request.of("q", tags=Tags(sensitivity="confidential, export")))
+    policy = Policy(PolicyConfig(labels=["export"]))
+    clearance = policy.clear(Request.of("q", tags=Tags(sensitivity="confidential, export")))
     assert clearance.levels == {"confidential": ("caller",), "export": ("caller",)}
