@@ -477,12 +477,16 @@ class Panel:
         self, provider: Provider, member: Member, call: Call, relay: _Relay | None = None
     ) -> Completion:
         semaphore, throttler = self._gates.get(member)
-        # Waiting for the member's concurrency or rate limit counts against the deadline too.
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                await semaphore.acquire()
-        except TimeoutError:
-            raise self._late(member) from None
+        # Waiting for the member's concurrency or rate limit counts against the deadline too
+        # (a free slot is taken at once: no wait, so no timer to arm).
+        if semaphore.locked():
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    await semaphore.acquire()
+            except TimeoutError:
+                raise self._late(member) from None
+        else:
+            await semaphore.acquire()
         try:
             if throttler is not None:
                 try:
