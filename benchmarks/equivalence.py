@@ -10,7 +10,9 @@ sources and licences are in that folder's README.md):
 - a pair case agrees when Shoal calls the two answers the same exactly when the suite does.
 
 It prints the agreement per suite, the number of false merges (pairs of different answers that Shoal
-called the same, over the ``false_merges*.pairs.jsonl`` files: must be 0), and the CPU time of keying
+called the same, over the ``false_merges*.pairs.jsonl`` files: must be 0), the agreement over the
+held-out suites (the ``heldout_*`` files, written after the matchers from material they were not built
+against) and their false merges, and the CPU time of keying
 one answer, by answer type (median and worst, in microseconds), so a matcher that takes over a
 millisecond shows here and must run off the event loop (``blocking = True``).
 """
@@ -50,6 +52,15 @@ class Report:
     false_merge_pairs: int
     merged: list[str]
     key_us: dict[str, list[float]]
+    heldout: set[str] = field(default_factory=set)  # the names of the held-out suites
+    heldout_false_merges: int = 0
+    heldout_different_pairs: int = 0
+
+    @property
+    def heldout_cases(self) -> tuple[int, int]:
+        """(cases, agreed) over the held-out suites."""
+        chosen = [self.suites[name] for name in self.heldout if name in self.suites]
+        return sum(s.cases for s in chosen), sum(s.agreed for s in chosen)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,20 +70,26 @@ class Report:
             },
             "false_merges": self.false_merges,
             "false_merge_pairs": self.false_merge_pairs,
+            "heldout": {
+                "cases": self.heldout_cases[0],
+                "agreed": self.heldout_cases[1],
+                "false_merges": self.heldout_false_merges,
+                "different_pairs": self.heldout_different_pairs,
+            },
             "key_us": {
                 kind: {"median": statistics.median(t), "max": max(t)} for kind, t in self.key_us.items() if t
             },
         }
 
 
-def load(folder: Path) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
-    """The extraction cases, and the pair cases with the name of the file each came from."""
-    extract: list[dict[str, Any]] = []
+def load(folder: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """The extraction cases and the pair cases, each with the name of the file it came from."""
+    extract: list[tuple[str, dict[str, Any]]] = []
     pairs: list[tuple[str, dict[str, Any]]] = []
     for path in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if path.name.endswith(".extract.jsonl"):
-            extract.extend(rows)
+            extract.extend((path.name, row) for row in rows)
         elif path.name.endswith(".pairs.jsonl"):
             pairs.extend((path.name, row) for row in rows)
     return extract, pairs
@@ -117,16 +134,19 @@ def run(folder: Path = FOLDER, types: set[str] | None = None) -> Report:
     extract, pairs = load(folder)
     keyer = _Keyer()
     suites: dict[str, Suite] = {}
-    for case in extract:
+    heldout: set[str] = set()
+    for filename, case in extract:
         if types and case["type"] not in types:
             continue
+        if filename.startswith("heldout_"):
+            heldout.add(case["suite"])
         suite = suites.setdefault(case["suite"], Suite(case["suite"]))
         agreed, why = _agrees(keyer, case)
         suite.cases += 1
         suite.agreed += agreed
         if not agreed:
             suite.wrong.append(why)
-    false_merges = false_merge_pairs = 0
+    false_merges = false_merge_pairs = heldout_merges = heldout_pairs = 0
     merged: list[str] = []
     for filename, case in pairs:
         if types and case["type"] not in types:
@@ -138,12 +158,28 @@ def run(folder: Path = FOLDER, types: set[str] | None = None) -> Report:
         suite.agreed += same == case["same"]
         if same != case["same"]:
             suite.wrong.append(f"{case['a'][-80:]!r} vs {case['b'][-80:]!r}: same={same}")
+        if filename.startswith("heldout_"):
+            heldout.add(case["suite"])
+            if not case["same"]:
+                heldout_pairs += 1
+                heldout_merges += same
+                if same:
+                    merged.append(f"{case['a'][-80:]!r} == {case['b'][-80:]!r} ({case['type']}, held out)")
         if filename.startswith("false_merges") and not case["same"]:
             false_merge_pairs += 1
             if same:
                 false_merges += 1
                 merged.append(f"{case['a'][-80:]!r} == {case['b'][-80:]!r} ({case['type']})")
-    return Report(suites, false_merges, false_merge_pairs, merged, dict(keyer.key_us))
+    return Report(
+        suites,
+        false_merges,
+        false_merge_pairs,
+        merged,
+        dict(keyer.key_us),
+        heldout,
+        heldout_merges,
+        heldout_pairs,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,10 +193,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return
-    print(f"{'suite':<36} {'cases':>6} {'agreed':>7} {'agreement':>10}")
+    print(f"{'suite':<52} {'cases':>6} {'agreed':>7} {'agreement':>10}")
     for suite in report.suites.values():
-        print(f"{suite.name:<36} {suite.cases:>6} {suite.agreed:>7} {suite.agreement:>9.1%}")
+        print(f"{suite.name:<52} {suite.cases:>6} {suite.agreed:>7} {suite.agreement:>9.1%}")
+    cases, agreed = report.heldout_cases
+    if cases:
+        print(f"\n{'held out (all heldout_* suites)':<52} {cases:>6} {agreed:>7} {agreed / cases:>9.1%}")
     print(f"\nfalse merges: {report.false_merges} of {report.false_merge_pairs} pairs of different answers")
+    if report.heldout_different_pairs:
+        print(
+            f"held-out false merges: {report.heldout_false_merges}"
+            f" of {report.heldout_different_pairs} pairs of different answers"
+        )
     for line in report.merged:
         print("  merged:", line)
     print("\nkeying CPU time per answer (us):")

@@ -62,7 +62,9 @@ __all__ = [
     "ShoalConfig",
     "StrategyConfig",
     "TeamConfig",
+    "config_choice",
     "load_config",
+    "strategy_options_error",
     "unknown_key",
 ]
 
@@ -132,6 +134,8 @@ class ServerConfig(BaseModel):
     key_daily_max_calls: int | None = Field(default=None, ge=1)
     key_budgets_path: Path | None = None  # default: CACHE_DIR/key_budgets.sqlite
     key_requests_per_minute: int | None = Field(default=None, ge=1)  # per API key, across instances
+    # model names clients send (Claude Code sends its own) -> served model ids; "*" catches the rest
+    model_aliases: dict[str, str] = Field(default_factory=dict)
 
 
 class ShoalConfig(BaseModel):
@@ -173,21 +177,51 @@ class ShoalConfig(BaseModel):
             return next(iter(self.teams))
         return DEFAULT_TEAM
 
-    def strategy_config(self, name: str, registry: Registry) -> StrategyConfig:
-        """The named strategy section, or an implicit one when ``name`` is a strategy kind."""
+    def strategy_config(self, name: str, registry: Registry, *, team: str | None = None) -> StrategyConfig:
+        """The named strategy section, or an implicit one when ``name`` is a strategy kind.
+
+        An implicit section takes its kind's defaults (``Options.defaults_for``) from the
+        team it runs on (``team``, else the default team) and the whole roster: ``-s judge``
+        gets judges from outside the answering team, ``-s fusion`` the strongest aggregator.
+        """
         if name in self.strategies:
             return self.strategies[name]
         if name in registry.names("strategy"):
-            return StrategyConfig(kind=name)
+            options_model = getattr(registry.strategy(name), "Options", None)
+            defaults_for = getattr(options_model, "defaults_for", None)
+            if defaults_for is None:
+                return StrategyConfig(kind=name)
+            members = self.team_members(team or self.team_of(None))
+            return StrategyConfig(kind=name, **defaults_for(members, list(self.members.values())))
         raise UnknownNameError("strategy", name, [*self.strategies, *registry.names("strategy")])
+
+
+def strategy_options_error(name: str, kind: str, exc: ValidationError) -> ConfigError:
+    """A strategy's options that do not validate, as one line naming what to configure."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "options"
+    if first["type"] == "missing":
+        message = f"option {key!r} is required; set it under [strategies.{name}] (kind = {kind!r})"
+    else:
+        message = f"option {key!r}: {first['msg']}"
+    return ConfigError(message, source=f"strategy {name!r}")
+
+
+def config_choice(path: str | Path | None = None) -> tuple[str | None, str]:
+    """Which file :func:`load_config` reads (``None``: the built-in panel), and why."""
+    if path:
+        return str(path), "--config"
+    if os.environ.get(ENV_PREFIX + "CONFIG"):
+        return os.environ[ENV_PREFIX + "CONFIG"], "$SHOAL_CONFIG"
+    if Path("shoal.toml").is_file():
+        return "shoal.toml", f"./shoal.toml in {Path.cwd()}"
+    return None, "no --config, no $SHOAL_CONFIG, no ./shoal.toml"
 
 
 def load_config(path: str | Path | None = None, *, registry: Registry | None = None) -> ShoalConfig:
     """Read ``path`` (or ``SHOAL_CONFIG``, or ``./shoal.toml``, or the built-in offline panel)."""
     registry = registry or Registry()
-    chosen = path or os.environ.get(ENV_PREFIX + "CONFIG")
-    if chosen is None and Path("shoal.toml").is_file():
-        chosen = "shoal.toml"
+    chosen, _ = config_choice(path)
     if chosen is None:
         text = resources.files("orchestrator").joinpath("default.toml").read_text(encoding="utf-8")
         source = "<built-in default>"
@@ -276,15 +310,26 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _env_source(source: str, key: str) -> str:
+    """``source``, naming the ``SHOAL_*`` variable too when one set ``[defaults] key``."""
+    env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == key)
+    return f"{env}={os.environ[env]} (over {source})" if os.environ.get(env) else source
+
+
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
     errors = exc.errors()
     # A misspelt key also leaves a required one missing: name the misspelling.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] == "defaults" and len(loc) > 1 and loc[1] in _ENV_DEFAULTS.values():
-        env = next(ENV_PREFIX + s for s, k in _ENV_DEFAULTS.items() if k == loc[1])
-        if env in os.environ:
-            source = f"{source} (or {env})"
+        source = _env_source(source, loc[1])
+    if loc == ["members"]:
+        return ConfigError(
+            "no members: define at least one [members.NAME] table with a provider and a model"
+            ' (e.g. provider = "local", model = "smollm2-135m-instruct"; see `shoal models list`)',
+            source=source,
+            key="members",
+        )
     if loc[:2] == ["server", "api_keys"] and os.environ.get(ENV_PREFIX + "API_KEYS"):
         source = f"{source} (or {ENV_PREFIX}API_KEYS)"
     if loc[:1] == ["members"] and len(loc) > 2 and loc[2] == "options":
@@ -409,11 +454,15 @@ def _check_references(config: ShoalConfig, registry: Registry) -> None:
         known = ", ".join(sorted(set(known_strategies)))
         raise ConfigError(
             f"unknown strategy {config.defaults.strategy!r} (known: {known})",
-            source=source,
+            source=_env_source(source, "strategy"),
             key="defaults.strategy",
         )
     if config.defaults.team is not None and config.defaults.team not in team_names:
-        raise ConfigError(f"unknown team {config.defaults.team!r}", source=source, key="defaults.team")
+        raise ConfigError(
+            f"unknown team {config.defaults.team!r} (known: {', '.join(team_names)})",
+            source=_env_source(source, "team"),
+            key="defaults.team",
+        )
     for level, rule in config.policy.levels.items():
         for entry in rule.allow:
             if entry.startswith("member:") and entry.removeprefix("member:") not in config.members:

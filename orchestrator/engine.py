@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.cache import CallCache
-from orchestrator.config import ShoalConfig, load_config
+from orchestrator.config import ShoalConfig, load_config, strategy_options_error
 from orchestrator.errors import EmptyRequestError, ShoalError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
 from orchestrator.panel import Ledger, MemberGates, Panel, PanelSettings
@@ -46,6 +46,7 @@ from orchestrator.protocols import (
     StreamDelta,
 )
 from orchestrator.registry import Registry
+from orchestrator.response_cache import ResponseCache
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
@@ -54,6 +55,7 @@ from orchestrator.types import (
     Call,
     Candidate,
     Completion,
+    Embeddings,
     Member,
     Message,
     Request,
@@ -83,12 +85,14 @@ class Orchestrator:
         classifier: Classifier | None = None,
         cache: CallCache | None = None,
         on_call: Callable[[Candidate], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
         state: SharedState | None = None,
         tracer: Tracer | None = None,
     ) -> None:
         """``on_call`` sees every call's candidate as it is recorded (metrics, audit); ``state``
         holds what several workers share (default: the ``[state]`` section's backend);
-        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured)."""
+        ``tracer`` makes the spans (default: from ``[telemetry]``, off unless configured);
+        ``on_progress`` gets short lines for a person waiting (models loading, members asked)."""
         self.config = config
         self.tracer = tracer if tracer is not None else tracer_for(config.telemetry)
         self.state = state if state is not None else self.state_for(config)
@@ -97,7 +101,11 @@ class Orchestrator:
             "shoal_accounts", default=()
         )
         self.on_call = on_call
+        self.on_progress = on_progress
         self.cache = cache if cache is not None else self._configured_cache(config)
+        # whole verdicts by exact request ([cache]), in the shared state's key-value store
+        enabled = config.cache.enabled
+        self.response_cache = ResponseCache(config, config.cache, self.state) if enabled else None
         self.registry = registry or Registry()
         defaults = config.defaults
         self.settings = PanelSettings(
@@ -144,6 +152,7 @@ class Orchestrator:
         params: dict[str, Any] | None = None,
         tags: Tags | dict[str, Any] | None = None,
         on_delta: Callable[[StreamDelta], None] | None = None,
+        cache: bool = True,
     ) -> Verdict:
         """Ask the panel; returns the verdict (answer, confidence, candidates, usage, cost).
 
@@ -151,6 +160,7 @@ class Orchestrator:
         ``on_delta`` receives the answer's text as it is generated when the strategy
         ends in a generation (a member asked directly, an aggregator, a chairman);
         otherwise nothing is streamed and the caller sends ``verdict.answer``.
+        ``cache=False`` neither reads nor fills the response cache (``[cache]``) for this call.
         """
         started = time.perf_counter()
         request = self._request(question, params, tags)
@@ -164,10 +174,25 @@ class Orchestrator:
                 admission = self.gatekeeper.admit_direct(clearance, self.config.members[member])
             else:
                 route = self.route(request, strategy=strategy, team=team)
-                chosen = self.strategy(route.strategy)
+                chosen = self.strategy(route.strategy, team=route.team)
                 admission = self.gatekeeper.admit(clearance, route)
             trail.route = route
             span.routed(route, admission)
+            responses = self.response_cache if cache else None
+            cache_key = None
+            if responses is not None:
+                # The clearance and the admission above come first: the cache serves only what
+                # the policy lets this request see (ResponseCache.lookup checks each member).
+                cache_key = responses.key(request, route, clearance, member=member)
+                hit = await responses.lookup(cache_key, clearance)
+                if hit is not None:
+                    verdict = responses.served(hit, request, route, time.perf_counter() - started)
+                    verdict.sensitivity = clearance.sensitivity
+                    span.done(verdict)
+                    if on_delta is not None and verdict.answer:
+                        on_delta(StreamDelta(text=verdict.answer))  # a streaming request streams it
+                    log.info("request_cached", request_id=request.request_id, strategy=route.strategy)
+                    return verdict
             deadline_s = request.tags.deadline_s or self.config.defaults.deadline_s
             loop = asyncio.get_running_loop()
             trail.ledger = ledger = Ledger(
@@ -195,11 +220,15 @@ class Orchestrator:
                 panel=panel,
                 members=admission.members,
                 route=route,
-                run_strategy=self._nested(panel, (route.strategy,)),
+                run_strategy=self._nested(panel, (route.strategy,), route.team),
                 roster=dict(self.config.members),  # the panel refuses those the policy excludes
             )
             with bound(request_id=request.request_id):
                 log.info("request_routed", category=route.category, strategy=route.strategy, team=route.team)
+                if self.on_progress is not None:
+                    n = len(admission.members)
+                    who = f"{n} member{'s' if n != 1 else ''}"
+                    self.on_progress(f"asking {who} ({route.strategy}, team {route.team or '-'})")
                 try:
                     verdict = await chosen.run(request, ctx)
                 except ShoalError:
@@ -210,6 +239,8 @@ class Orchestrator:
                 verdict = self._account(verdict, ledger, route, request, started)
                 verdict.sensitivity = clearance.sensitivity
                 span.done(verdict)
+                if responses is not None and cache_key is not None:
+                    await responses.store(cache_key, verdict)
                 log.info(
                     "request_done",
                     strategy=route.strategy,
@@ -219,6 +250,56 @@ class Orchestrator:
                     latency_s=round(verdict.latency_s, 4),
                 )
         return verdict
+
+    async def embed(
+        self,
+        member: str,
+        texts: list[str],
+        *,
+        params: dict[str, Any] | None = None,
+        tags: Tags | dict[str, Any] | None = None,
+    ) -> Embeddings:
+        """One member's embeddings of ``texts``, after the policy has cleared them.
+
+        The policy sees every input as a user message of an ordinary request, so a
+        confidential text reaches only members allowed to see it (or nothing is sent).
+        """
+        if member not in self.config.members:
+            raise UnknownNameError("member", member, list(self.config.members))
+        tag_model = tags if isinstance(tags, Tags) else Tags.model_validate(tags or {})
+        messages = [Message(role="user", content=text) for text in texts]
+        request = Request(messages=messages, params=dict(params or {}), tags=tag_model)
+        clearance = self.gatekeeper.clear(request)
+        with self.gatekeeper.audited(request, clearance) as trail:
+            chosen = self.gatekeeper.admit_direct(clearance, self.config.members[member]).members[0]
+            trail.route = Route(category="embeddings", strategy="embed", reason=f"member {member} embeds")
+            trail.ledger = ledger = Ledger(
+                max_calls=request.tags.max_calls, max_cost_usd=request.tags.max_cost_usd
+            )
+            ledger.reserve(1)  # the request's (and the key's daily) max_calls, before anything is sent
+            provider = self.provider_for(chosen)
+            embedder = getattr(provider, "embed", None)
+            if embedder is None:
+                raise UsageError(
+                    f"member {member!r} (provider {chosen.provider!r}) does not embed; ask a member whose "
+                    "provider does (openai_compat, litellm, local_embedding)"
+                )
+            started = time.perf_counter()
+            async with asyncio.timeout(chosen.timeout_s or self.settings.timeout_s):
+                result: Embeddings = await embedder(texts, request.params)
+            candidate = Candidate(
+                member=chosen.name,
+                model=result.model or chosen.model,
+                role="embed",
+                text="",
+                usage=result.usage,
+                cost_usd=chosen.cost_of(result.usage) or 0.0,
+                latency_s=time.perf_counter() - started,
+            )
+            ledger.candidates.append(candidate)
+            if self.on_call is not None:
+                self.on_call(candidate)
+        return result
 
     def run_sync(self, question: Question, **kwargs: Any) -> Verdict:
         """``run`` for synchronous callers: one event loop per call, closed with its clients."""
@@ -244,12 +325,18 @@ class Orchestrator:
         self.config.team_members(chosen_team)
         return route.model_copy(update={"team": chosen_team})
 
-    def strategy(self, name: str) -> Strategy:
-        if name not in self._strategies:
-            section = self.config.strategy_config(name, self.registry)
+    def strategy(self, name: str, *, team: str | None = None) -> Strategy:
+        """The strategy called ``name``; a kind used by name takes its defaults from ``team``."""
+        implicit = name not in self.config.strategies
+        key = f"{name}@{team}" if implicit and team else name
+        if key not in self._strategies:
+            section = self.config.strategy_config(name, self.registry, team=team)
             cls = self.registry.strategy(section.kind)
-            self._strategies[name] = cls(name, section.options())
-        return self._strategies[name]
+            try:
+                self._strategies[key] = cls(name, section.options())
+            except ValidationError as exc:
+                raise strategy_options_error(name, section.kind, exc) from None
+        return self._strategies[key]
 
     def _direct(self, member: str) -> tuple[Route, Strategy]:
         """The route and strategy of a question put to one member directly."""
@@ -330,7 +417,9 @@ class Orchestrator:
         return CallCache(path, mode)
 
     def _new_context(self) -> ProviderContext:
-        return ProviderContext(cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline)
+        return ProviderContext(
+            cache_dir=self.config.cache_dir(), offline=self.config.defaults.offline, progress=self.on_progress
+        )
 
     @staticmethod
     def _request(
@@ -350,8 +439,12 @@ class Orchestrator:
             raise EmptyRequestError("the question is empty; pass a non-empty question or messages")
         return request
 
-    def _nested(self, panel: Panel, stack: tuple[str, ...]) -> Any:
-        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget."""
+    def _nested(self, panel: Panel, stack: tuple[str, ...], team: str | None) -> Any:
+        """``run_strategy`` for a strategy that runs others (a cascade): same panel, same budget.
+
+        A stage that is a kind used by name (``-s cascade``: vote, then judge) runs on the
+        team of the strategy that runs it; a configured stage on its own section's team.
+        """
 
         async def run_strategy(
             name: str, request: Request, members: list[Member] | None = None, seed: Verdict | None = None
@@ -360,21 +453,22 @@ class Orchestrator:
                 raise UsageError(
                     f"strategy cycle: {' -> '.join((*stack, name))}; a strategy may not run itself"
                 )
-            section = self.config.strategy_config(name, self.registry)
-            team_members = members or self.gatekeeper.admit_team(
-                panel.clearance, self.config.team_of(section)
-            )
+            implicit = name not in self.config.strategies
+            stage_team = team if implicit else None
+            section = self.config.strategy_config(name, self.registry, team=stage_team)
+            runs_on = stage_team or self.config.team_of(section)
+            team_members = members or self.gatekeeper.admit_team(panel.clearance, runs_on)
             route = Route(category="nested", strategy=name, team=section.team, reason="nested")
             ctx = StrategyContext(
                 panel=panel.muted(),
                 members=team_members,
                 route=route,
-                run_strategy=self._nested(panel, (*stack, name)),
+                run_strategy=self._nested(panel, (*stack, name), runs_on),
                 roster=dict(self.config.members),
                 seed=seed,
             )
             start = len(panel.ledger.candidates)
-            verdict = await self.strategy(name).run(request, ctx)
+            verdict = await self.strategy(name, team=stage_team).run(request, ctx)
             own = panel.ledger.candidates[start:]
             usage = Usage()
             for c in own:

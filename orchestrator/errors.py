@@ -94,7 +94,7 @@ class UnknownNameError(UsageError):
     def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
         self.kind = kind
         self.name = name
-        self.known = sorted(known or [])
+        self.known = sorted(set(known or []))  # a configured kind is listed once
         hint = f"; known: {', '.join(self.known)}" if self.known else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
 

@@ -94,6 +94,10 @@ class DailyBudgets:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Commits are not flushed to disk one by one (the WAL is, at checkpoints): a reserve and
+        # a settle per call cost microseconds instead of two fsyncs on the event loop. The file
+        # stays consistent; a power cut (not a crash) may forget the last moments' counts.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
 

@@ -367,7 +367,8 @@ class Panel:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
                 if relay is not None:
-                    relay(completion.text)
+                    pieces = [{"index": i, **c} for i, c in enumerate(completion.tool_calls or [])]
+                    relay(StreamDelta(text=completion.text, tool_calls=pieces or None))
                 return self._record(
                     member,
                     role,
@@ -566,6 +567,7 @@ class Panel:
             error=error,
             finish_reason=completion.finish_reason if completion else None,
             tool_calls=completion.tool_calls if completion else None,
+            logprobs=completion.logprobs if completion else None,
             replaces=replaces,
         )
         self.ledger.candidates.append(candidate)
@@ -586,16 +588,17 @@ class Panel:
 
 
 class _Relay:
-    """Passes a final call's text on to the request's ``on_delta``; remembers whether any went out."""
+    """Passes a final call's text and tool-call pieces on to the request's ``on_delta``, as the
+    member sent them; remembers whether any went out."""
 
     def __init__(self, on_delta: Callable[[StreamDelta], None]) -> None:
         self._on_delta = on_delta
         self.sent = False
 
-    def __call__(self, text: str) -> None:
-        if text:
+    def __call__(self, delta: StreamDelta) -> None:
+        if delta.text or delta.tool_calls:
             self.sent = True
-            self._on_delta(StreamDelta(text=text))
+            self._on_delta(StreamDelta(text=delta.text, tool_calls=delta.tool_calls))
 
 
 async def _streamed(provider: Provider, member: Member, call: Call, relay: _Relay) -> Completion:
@@ -603,7 +606,7 @@ async def _streamed(provider: Provider, member: Member, call: Call, relay: _Rela
     completion: Completion | None = None
     async with contextlib.aclosing(provider.stream(call)) as deltas:  # type: ignore[type-var]
         async for delta in deltas:
-            relay(delta.text)
+            relay(delta)
             if delta.completion is not None:
                 completion = delta.completion
     if completion is None:

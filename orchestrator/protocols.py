@@ -8,12 +8,12 @@ Providers and strategies import only this module, :mod:`orchestrator.types` and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrator.types import Call, Completion, Member, Request, Route, Verdict
+from orchestrator.types import Call, Completion, Embeddings, Member, Request, Route, Verdict
 
 if TYPE_CHECKING:
     from orchestrator.panel import Panel
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Classification",
     "Classifier",
+    "Embedder",
     "Provider",
     "ProviderContext",
     "ProviderFactory",
@@ -32,11 +33,17 @@ __all__ = [
 
 @dataclass(slots=True)
 class StreamDelta:
-    """A piece of a streamed completion: text, and on the last piece usage/finish."""
+    """A piece of a streamed completion: text, tool-call pieces, and on the last piece usage/finish.
+
+    ``tool_calls`` are pieces in OpenAI's streaming shape, as the member sent them
+    (``{"index", "id"?, "type"?, "function": {"name"?, "arguments"?}}``); the
+    last piece's ``completion`` carries them merged.
+    """
 
     text: str = ""
     finish_reason: str | None = None
     completion: Completion | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @runtime_checkable
@@ -50,6 +57,12 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Embedder(Protocol):
+    """A provider that also embeds texts (``POST /v1/embeddings`` on a member); optional."""
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings: ...
+
+
 @dataclass
 class ProviderContext:
     """What the engine lends providers: a cache dir and resources shared by its members.
@@ -57,12 +70,14 @@ class ProviderContext:
     ``shared`` is owned by one orchestrator (never module-global): a provider puts
     a pooled client or a model server there so members of the same backend
     share it; ``exit_stack`` closes them when the orchestrator closes.
+    ``progress`` takes a short line for a person waiting ("loading model X"); never a prompt.
     """
 
     cache_dir: Path
     shared: dict[str, Any] = field(default_factory=dict)
     exit_stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     offline: bool = False
+    progress: Callable[[str], None] | None = None
 
 
 class ProviderFactory(Protocol):

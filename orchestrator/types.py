@@ -14,6 +14,7 @@ __all__ = [
     "Cluster",
     "Completion",
     "ContentPart",
+    "Embeddings",
     "FunctionCall",
     "Locality",
     "Member",
@@ -248,6 +249,17 @@ class Completion(BaseModel):
     cost_usd: float | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None  # the backend's token log-probabilities, when asked for
+
+
+class Embeddings(BaseModel):
+    """What an embedding member returns: one vector per input, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vectors: list[list[float]]
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
 
 
 class CandidateError(BaseModel):
@@ -295,6 +307,7 @@ class Candidate(BaseModel):
     error: CandidateError | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None
     replaces: str | None = None  # the member whose seat this fallback took
     search: SearchNode | None = None  # set by a tree search on the answers it scored
 
@@ -357,6 +370,7 @@ class Verdict(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None
     request_id: str | None = None
     sensitivity: list[str] = Field(default_factory=list)
+    cached: bool = False  # served from the response cache ([cache]): no member was called
 
     @property
     def failures(self) -> dict[str, str]:

@@ -39,7 +39,7 @@ from orchestrator.errors import (
 )
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
-from orchestrator.types import Call, Completion, Member, Usage
+from orchestrator.types import Call, Completion, Embeddings, Member, Usage
 from providers._http import (
     DEFAULT_TIMEOUT_S,
     api_key_from_env,
@@ -130,6 +130,7 @@ class LiteLLMProvider:
             cost_usd=self._cost(litellm, usage, response),
             finish_reason=choice.finish_reason,
             tool_calls=tool_calls,
+            logprobs=_logprobs(choice),
         )
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
@@ -150,10 +151,13 @@ class LiteLLMProvider:
                     continue
                 choice = chunk.choices[0]
                 finish_reason = choice.finish_reason or finish_reason
-                merge_tool_call_deltas(tool_calls, [_as_dict(tc) for tc in choice.delta.tool_calls or []])
-                if text := choice.delta.content:
+                pieces = [_as_dict(tc) for tc in choice.delta.tool_calls or []]
+                merge_tool_call_deltas(tool_calls, pieces)
+                text = choice.delta.content or ""
+                if text:
                     parts.append(text)
-                    yield StreamDelta(text=text)
+                if text or pieces:
+                    yield StreamDelta(text=text, tool_calls=pieces or None)
         except Exception as exc:
             raise self._error(exc) from exc
         if finish_reason is None:  # the stream stopped before it said it was done
@@ -172,6 +176,31 @@ class LiteLLMProvider:
             tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
         )
         yield StreamDelta(finish_reason=finish_reason, completion=completion)
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings:
+        """``litellm.aembedding`` on the member's model; ``params`` may carry ``dimensions``."""
+        litellm = _litellm()
+        kwargs: dict[str, Any] = {
+            "model": self.member.model,
+            "input": texts,
+            "timeout": self.member.timeout_s or DEFAULT_TIMEOUT_S,
+        }
+        if params.get("dimensions") is not None:
+            kwargs["dimensions"] = params["dimensions"]
+        if self._api_base:
+            kwargs["api_base"] = self._api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        try:
+            response = await litellm.aembedding(**kwargs)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        rows = sorted((_as_dict(row) for row in response.data), key=lambda row: int(row.get("index") or 0))
+        return Embeddings(
+            vectors=[[float(x) for x in row["embedding"]] for row in rows],
+            model=getattr(response, "model", None) or self.member.model,
+            usage=usage_from(getattr(response, "usage", None)) or Usage(),
+        )
 
     async def aclose(self) -> None:
         """Nothing to close: litellm owns its HTTP clients."""
@@ -287,3 +316,12 @@ def _as_dict(obj: Any) -> dict[str, Any]:
         return obj
     dump = getattr(obj, "model_dump", None)
     return dict(dump()) if callable(dump) else dict(vars(obj))
+
+
+def _logprobs(choice: Any) -> dict[str, Any] | None:
+    """The choice's token log-probabilities in OpenAI's shape, when the backend returned them."""
+    raw = getattr(choice, "logprobs", None)
+    if raw is None:
+        return None
+    data = raw if isinstance(raw, dict) else _as_dict(raw)
+    return data if isinstance(data, dict) and "content" in data else None

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.errors import ConfigError, MalformedResponse, ProviderError, ServerError, TruncatedStream
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
-from orchestrator.types import Call, Completion, Member, Message, Usage
+from orchestrator.types import Call, Completion, Embeddings, Member, Message, Usage
 from providers._http import (
     DEFAULT_TIMEOUT_S,
     api_key_from_env,
@@ -51,6 +51,7 @@ PROVIDER = "openai_compat"
 _STYLES = ("chat", "completion")
 _RESERVED = frozenset({"model", "messages", "prompt", "stream", "stream_options"})
 _DONE = object()
+_EMBED_PARAMS = frozenset({"dimensions"})
 
 log = get_logger("shoal.providers")
 
@@ -98,12 +99,14 @@ class OpenAICompatProvider:
         try:
             message = choice.get("message") or {}
             text = choice.get("text") if self._style == "completion" else message.get("content")
+            logprobs = choice.get("logprobs")
             return self._completion(
                 text=text or "",
                 model=data.get("model"),
                 usage=usage_from(data.get("usage")),
                 finish_reason=choice.get("finish_reason"),
                 tool_calls=message.get("tool_calls") or None,
+                logprobs=logprobs if isinstance(logprobs, dict) else None,
             )
         except (AttributeError, TypeError, ValueError) as exc:  # fields of the wrong type
             raise self._malformed(f"unexpected field types ({type(exc).__name__})") from exc
@@ -122,8 +125,10 @@ class OpenAICompatProvider:
                     chunk = self._sse_payload(line)
                     if chunk is _DONE:
                         state.done = True
-                    elif isinstance(chunk, dict) and (text := self._add(state, chunk)):
-                        yield StreamDelta(text=text)
+                    elif isinstance(chunk, dict):
+                        text, calls = self._add(state, chunk)
+                        if text or calls:
+                            yield StreamDelta(text=text, tool_calls=calls)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
         if not state.finished:
@@ -148,6 +153,31 @@ class OpenAICompatProvider:
             tool_calls=[state.tool_calls[i] for i in sorted(state.tool_calls)] or None,
         )
         yield StreamDelta(finish_reason=state.finish_reason, completion=completion)
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings:
+        """``POST {api_base}/embeddings``; ``params`` may carry ``dimensions`` (and ``user``)."""
+        body = {
+            **{k: v for k, v in params.items() if k in _EMBED_PARAMS},
+            "model": self.member.model,
+            "input": texts,
+        }
+        try:
+            response = await self._client().post(
+                "/embeddings", json=body, headers=self._headers, timeout=self._timeout
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise self._error(exc) from exc
+        data = self._json(response.content)
+        rows = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(rows, list) or len(rows) != len(texts):
+            raise self._malformed(f"expected {len(texts)} embeddings, got {rows!r:.200}")
+        ordered = sorted(rows, key=lambda row: int(row.get("index") or 0))
+        return Embeddings(
+            vectors=[[float(x) for x in row["embedding"]] for row in ordered],
+            model=data.get("model") or self.member.model,
+            usage=usage_from(data.get("usage")) or Usage(),
+        )
 
     async def aclose(self) -> None:
         """Nothing of its own: the pooled client belongs to the context's exit stack."""
@@ -215,6 +245,7 @@ class OpenAICompatProvider:
         usage: Usage | None,
         finish_reason: str | None,
         tool_calls: list[dict[str, Any]] | None,
+        logprobs: dict[str, Any] | None = None,
     ) -> Completion:
         usage = usage or Usage()
         return Completion(
@@ -224,6 +255,7 @@ class OpenAICompatProvider:
             cost_usd=self.member.cost_of(usage),
             finish_reason=finish_reason,
             tool_calls=tool_calls,
+            logprobs=logprobs,
         )
 
     def _json(self, raw: bytes | str) -> Any:
@@ -234,7 +266,7 @@ class OpenAICompatProvider:
         except RecursionError as exc:
             raise self._malformed("JSON nested too deeply") from exc
 
-    def _add(self, state: _StreamState, chunk: dict[str, Any]) -> str:
+    def _add(self, state: _StreamState, chunk: dict[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
         try:
             return state.add(chunk, self._style)
         except (AttributeError, TypeError, ValueError) as exc:  # fields of the wrong type
@@ -294,24 +326,25 @@ class _StreamState:
     def finished(self) -> bool:
         return self.done or self.finish_reason is not None
 
-    def add(self, chunk: dict[str, Any], style: str) -> str:
-        """Take one chunk in; return its new text (maybe empty)."""
+    def add(self, chunk: dict[str, Any], style: str) -> tuple[str, list[dict[str, Any]] | None]:
+        """Take one chunk in; return its new text (maybe empty) and its tool-call pieces (or None)."""
         self.model = chunk.get("model") or self.model
         self.usage = usage_from(chunk.get("usage")) or self.usage
         choices = chunk.get("choices") or []
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            return ""
+            return "", None
         self.chose = True
         choice = choices[0]
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
         delta = choice.get("delta") or {}
-        merge_tool_call_deltas(self.tool_calls, delta.get("tool_calls") or [])
+        calls = [c for c in delta.get("tool_calls") or [] if isinstance(c, dict)] or None
+        merge_tool_call_deltas(self.tool_calls, calls or [])
         text = (choice.get("text") if style == "completion" else delta.get("content")) or ""
         if not isinstance(text, str):
             raise TypeError("content is not a string")
         if text:
             self.parts.append(text)
-        return text
+        return text, calls
 
 
 def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -> str:

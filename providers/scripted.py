@@ -51,8 +51,10 @@ without a ``gold`` label fails with a bad-request error.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
+import math
 import re
 from collections import deque
 from collections.abc import AsyncIterator
@@ -62,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.errors import BadRequestError, ProviderTimeout, RateLimited, ServerError
 from orchestrator.protocols import ProviderContext, StreamDelta
-from orchestrator.types import Call, Completion, Member, Usage
+from orchestrator.types import Call, Completion, Embeddings, Member, Usage
 from providers.simulated import SimulateOptions, Simulation
 
 __all__ = ["ScriptedOptions", "ScriptedProvider"]
@@ -175,10 +177,32 @@ class ScriptedProvider:
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         completion = await self.complete(call)
-        words = completion.text.split(" ")
+        words = completion.text.split(" ") if completion.text else []
         for i, word in enumerate(words):
             yield StreamDelta(text=word if i == 0 else " " + word)
-        yield StreamDelta(finish_reason="stop", completion=completion)
+        for index, tool_call in enumerate(completion.tool_calls or []):
+            # as OpenAI streams them: id and name first, then the arguments in two pieces
+            arguments = tool_call["function"]["arguments"]
+            half = len(arguments) // 2
+            head = {**tool_call, "function": {"name": tool_call["function"]["name"], "arguments": ""}}
+            yield StreamDelta(tool_calls=[{"index": index, **head}])
+            for piece in (arguments[:half], arguments[half:]):
+                yield StreamDelta(tool_calls=[{"index": index, "function": {"arguments": piece}}])
+        yield StreamDelta(finish_reason=completion.finish_reason, completion=completion)
+
+    async def embed(self, texts: list[str], params: dict[str, Any]) -> Embeddings:
+        """Deterministic unit vectors made from each text's sha256 (``dimensions``, default 8): the
+        same text always gets the same vector; they carry no meaning (for tests and demos)."""
+        self.calls += 1
+        dimensions = int(params.get("dimensions") or 8)
+        vectors = []
+        for text in texts:
+            digest = hashlib.sha256(text.encode()).digest() * (dimensions // 32 + 1)
+            raw = [(b - 127.5) / 127.5 for b in digest[:dimensions]]
+            norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+            vectors.append([x / norm for x in raw])
+        usage = Usage.of(sum(len(t.split()) for t in texts), 0)
+        return Embeddings(vectors=vectors, model=self.member.model, usage=usage)
 
     async def aclose(self) -> None:
         return None

@@ -40,6 +40,7 @@ __all__ = [
     "short",
     "shown",
     "split_seed",
+    "strongest",
     "undecided",
     "verdict_of",
 ]
@@ -65,6 +66,21 @@ class StrategyOptions(BaseModel):
     def references(self) -> list[tuple[str, str, str]]:
         """``(option key, "member" | "strategy", name)`` for every name the options refer to."""
         return []
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """Options for the kind used by name with no ``[strategies.NAME]`` section (``-s judge``).
+
+        ``team`` is the team it runs on, ``roster`` every configured member. A kind whose
+        required options cannot be guessed returns ``{}`` and the missing option is a
+        ``ConfigError`` naming what to configure.
+        """
+        return {}
+
+
+def strongest(members: list[Member]) -> list[str]:
+    """Member names by weight, heaviest first (config order among equals)."""
+    return [m.name for m in sorted(members, key=lambda m: -m.weight)]
 
 
 def chain(value: str | list[str]) -> list[str]:
@@ -203,7 +219,12 @@ def verdict_of(
     all_notes.extend(failure_notes(tally.candidates))
     tool_calls = None
     if chosen is not None and tally.tools and answer is None:
-        tool_calls = tally.representative(chosen).tool_calls
+        representative = tally.representative(chosen)
+        tool_calls = representative.tool_calls
+        if tool_calls:
+            # the answer is the calling member's own text ("Let me check."), never the
+            # cluster's rendering of its calls, which is only the vote's key
+            answer = (representative.text or "").strip()
     return Verdict(
         answer=answer if answer is not None else chosen.answer if chosen is not None else "",
         confidence=max(0.0, min(1.0, confidence)),

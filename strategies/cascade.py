@@ -20,11 +20,13 @@ stage, the first stage's verdict is returned, marked partial.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from orchestrator.errors import BudgetExceeded, QuorumError
 from orchestrator.protocols import StrategyContext
-from orchestrator.types import Request, Verdict
+from orchestrator.types import Member, Request, Verdict
 from strategies.base import BaseStrategy, StrategyOptions, abstain, budget_note
 
 __all__ = ["Cascade", "CascadeOptions"]
@@ -37,6 +39,11 @@ class CascadeOptions(StrategyOptions):
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("first", "strategy", self.first), ("then", "strategy", self.then)]
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """A vote first, escalated to a judge (both with their own defaults) when unsure."""
+        return {"first": "vote", "then": "judge"}
 
 
 class Cascade(BaseStrategy):

@@ -20,6 +20,7 @@ best peer-ranked one (or the vote's, without rankings), and the notes say so.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from orchestrator.errors import BudgetExceeded
 from orchestrator.protocols import StrategyContext
@@ -33,6 +34,7 @@ from strategies.base import (
     chain,
     require_answers,
     short,
+    strongest,
     verdict_of,
 )
 from strategies.judge import own_model
@@ -48,6 +50,11 @@ class CouncilOptions(StrategyOptions):
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("chairman", "member", name) for name in chain(self.chairman)]
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """The chairman: the strongest member by weight, the others in line behind it."""
+        return {"chairman": strongest(roster)}
 
 
 class Council(BaseStrategy):

@@ -20,11 +20,13 @@ early and marks the verdict partial.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from orchestrator.errors import BudgetExceeded
 from orchestrator.protocols import StrategyContext
-from orchestrator.types import Candidate, Request, Verdict
+from orchestrator.types import Candidate, Member, Request, Verdict
 from strategies.base import (
     BaseStrategy,
     StrategyOptions,
@@ -36,6 +38,7 @@ from strategies.base import (
     seed_note,
     short,
     split_seed,
+    strongest,
 )
 from strategies.prompts import aggregate_messages, reference_messages
 from strategies.tally import Tally, shown
@@ -49,6 +52,11 @@ class FusionOptions(StrategyOptions):
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("aggregator", "member", name) for name in chain(self.aggregator)]
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """The aggregator: the strongest member by weight, the others in line behind it."""
+        return {"aggregator": strongest(roster)}
 
 
 class Fusion(BaseStrategy):

@@ -22,6 +22,8 @@ of three gives (1 + 1) / (3 + 1) = 0.5.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from orchestrator.errors import BudgetExceeded
@@ -34,6 +36,7 @@ from strategies.base import (
     budget_note,
     require_answers,
     short,
+    strongest,
     verdict_of,
 )
 from strategies.prompts import judge_messages, labelled, parse_best
@@ -48,6 +51,13 @@ class JudgeOptions(StrategyOptions):
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("judges", "member", name) for name in self.judges]
+
+    @classmethod
+    def defaults_for(cls, team: list[Member], roster: list[Member]) -> dict[str, Any]:
+        """Judges from outside the answering team first (heaviest first), then the team's own."""
+        answering = {m.name for m in team}
+        outside = [m for m in roster if m.name not in answering]
+        return {"judges": [*strongest(outside), *strongest(team)]}
 
 
 def own_model(judge: Member, candidate: Candidate, ctx: StrategyContext) -> bool:
@@ -131,5 +141,6 @@ class Judge(BaseStrategy):
             self.name, tally, chosen=chosen, answer=shown(picked), confidence=confidence, notes=notes
         )
         if tally.tools and picked.tool_calls:
-            verdict = verdict.model_copy(update={"tool_calls": picked.tool_calls})
+            own = (picked.text or "").strip()  # the member's own text, not the rendering of its calls
+            verdict = verdict.model_copy(update={"tool_calls": picked.tool_calls, "answer": own})
         return abstain(verdict, self.options.abstain_below)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -65,3 +68,34 @@ class Counted:
     def orchestrator(self, members: dict[str, dict[str, Any]], extra: str) -> Orchestrator:
         config = parse_config(scripted_toml(members, extra), source="test.toml", registry=self.registry)
         return Orchestrator(config, registry=self.registry)
+
+
+SHOAL = [sys.executable, "-m", "orchestrator.cli"]
+
+
+def shoal_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``shoal ARGS`` as a user runs it: a subprocess, its own stdin (empty unless given)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*SHOAL, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        input=stdin if stdin is not None else "",
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single ``shoal: error: ...`` line a mistake prints (asserts there is exactly one)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("shoal: error: "), result.stderr
+    return lines[0].removeprefix("shoal: error: ")

@@ -117,7 +117,12 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
         written = write_outputs(request.out, summary, plots=request.plots)
     except ImportError:
         written = [request.out / "summary.json", request.out / "report.md", request.out / "report.html"]
-        err.print("plots skipped: they need matplotlib (pip install 'shoal[bench]')")
+        err.print(
+            "plots skipped: they need matplotlib, from the bench extra"
+            " (pip install -e '.[bench]' in a clone of Shoal, or pip install 'shoal[bench]')",
+            markup=False,
+            soft_wrap=True,  # one line, pasteable
+        )
     except (
         ValueError,
         RuntimeError,
@@ -204,7 +209,7 @@ def print_comparison(result: dict[str, Any]) -> None:
         "McNemar p",
         "identical",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for name, s in result["strategies"].items():
         table.add_row(
             name,
@@ -216,6 +221,8 @@ def print_comparison(result: dict[str, Any]) -> None:
             p_value(s["p_value"]),
             "yes" if s["identical"] else "no",
         )
+    from orchestrator.cli.tables import fitted
+
     console = Console()
-    console.print(table)
+    console.print(fitted(console, table))
     console.print("the two runs' statistics are identical" if result["identical"] else "the runs differ")

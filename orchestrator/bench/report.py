@@ -256,7 +256,7 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
     priced = any(s["cost_per_item_usd"] for s in everything)
     keep = [i for i, c in enumerate(TERMINAL_COLUMNS) if priced or c != "$/item"]
     for i in keep:
-        table.add_column(TERMINAL_COLUMNS[i], no_wrap=True)
+        table.add_column(TERMINAL_COLUMNS[i])
     for name, stats in summary["strategies"].items():
         row = terminal_row(name, stats)
         table.add_row(*(row[i] for i in keep))
@@ -266,7 +266,9 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
         for name, stats in summary["members"].items():
             row = terminal_row(f"{MEMBER_PREFIX}{name}", stats)
             table.add_row(*(row[i] for i in keep))
-    console.print(table)
+    from orchestrator.cli.tables import fitted
+
+    console.print(fitted(console, table))
     if panel:
         best = panel["best_single"]
         console.print(

@@ -271,7 +271,9 @@ class BenchRunner:
         error: str | None = None
         started = time.perf_counter()
         try:
-            verdict = await orch.run(messages_for(item), strategy=section, tags={"labels": labels_for(item)})
+            # cache=False: a bench runs each strategy (its call cache, not [cache], replays calls)
+            tags = {"labels": labels_for(item)}
+            verdict = await orch.run(messages_for(item), strategy=section, tags=tags, cache=False)
         except ShoalError as exc:
             error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a broken strategy costs its item, not the benchmark

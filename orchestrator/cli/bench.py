@@ -140,7 +140,7 @@ def bench_datasets() -> None:
 
     table = Table()
     for column in ("name", "items", "answers", "licence", "installed", "install", "description"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for spec in DATASETS.values():
         table.add_row(
             spec.name,
@@ -151,9 +151,15 @@ def bench_datasets() -> None:
             spec.install,
             spec.title,
         )
-    Console().print(table)
-    typer.echo(
-        "Your own data: --dataset FILE.jsonl (id, question or messages, answer, answer_type, choices, tests)."
+    from orchestrator.cli.tables import fitted
+
+    console = Console()
+    console.print(fitted(console, table))
+    console.print(
+        "Your own data: --dataset FILE.jsonl"
+        " (id, question or messages, answer, answer_type, choices, tests).",
+        markup=False,
+        highlight=False,
     )
 
 

@@ -19,11 +19,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def config_check(path: Annotated[Path | None, typer.Argument(help="Config file to check.")] = None) -> None:
-    """Validate a config file and summarise it."""
+def config_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="Config file to check (default: the one shoal would use).")
+    ] = None,
+) -> None:
+    """Validate a config file and summarise it (none given: the one shoal would use, and why)."""
+    from orchestrator.config import config_choice
+
     cfg = _guarded(_load, path)
+    why = "" if path else f" ({config_choice(None)[1]})"
     typer.echo(
-        f"{cfg.source}: ok · {len(cfg.members)} members · {len(cfg.teams)} teams"
+        f"{cfg.source}{why}: ok · {len(cfg.members)} members · {len(cfg.teams)} teams"
         f" · {len(cfg.strategies)} strategies · {len(cfg.routes)} routes"
         f" · default strategy {cfg.defaults.strategy}"
     )

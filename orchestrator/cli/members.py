@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orchestrator.cli.common import ConfigOption, _guarded, _load
+from orchestrator.cli.common import ConfigOption, _fail, _guarded, _load
 from orchestrator.cli.models import _ensure_local_models
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ def members_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Each member's tags, the sensitivities it may see, and its circuit breaker (here or a server's)."""
+    if url and config is None:
+        if probe:
+            _fail("--probe calls members from here: pass --config too, or drop --probe", 2)
+        _served_roster(url, api_key, as_json)
+        return
     cfg = _guarded(_load, config)
     from orchestrator.engine import Orchestrator
     from orchestrator.sovereignty.health import member_status
@@ -60,7 +65,7 @@ def members_status(
 
     table = Table()
     for column in ["member", "model", "tags", "may see", "breaker", *(["probe"] if probe else [])]:
-        table.add_column(column, no_wrap=column == "member", overflow="fold")
+        table.add_column(column)
     for row in rows:
         tags = [
             row["vendor"],
@@ -78,10 +83,45 @@ def members_status(
         if probe:
             cells.append(row.get("probe", "-"))
         table.add_row(*cells)
-    Console().print(table)
+    from orchestrator.cli.tables import fitted
+
+    console = Console()
+    console.print(fitted(console, table))
 
 
 _STATES = {0: "closed", 1: "half_open", 2: "open"}
+
+
+def _served_roster(url: str, api_key: str | None, as_json: bool) -> None:
+    """The server's own members (from its /metrics), not the local config's."""
+    served = _guarded(_served_health, url, api_key)
+    if not served:
+        _fail(f"{url}/metrics lists no members; is it a `shoal serve`?", 2)
+    rows = [
+        {
+            "member": name,
+            "state": health.get("state", "?"),
+            "calls": health.get("calls", 0),
+            "failures": health.get("failures", 0),
+            "refused": health.get("refused", 0),
+        }
+        for name, health in served.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps({"url": url, "members": rows}, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from orchestrator.cli.tables import fitted
+
+    table = Table(title=f"members of {url}", title_justify="left")
+    for column in ("member", "breaker", "calls", "failed", "refused"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["member"], row["state"], *(str(row[k]) for k in ("calls", "failures", "refused")))
+    console = Console()
+    console.print(fitted(console, table))
 
 
 def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
@@ -105,16 +145,18 @@ def _served_health(url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
         "shoal_member_failures_total": "failures",
         "shoal_member_refused_total": "refused",
     }
+    from prometheus_client.parser import text_string_to_metric_families
+
     found: dict[str, dict[str, Any]] = {}
-    for line in response.text.splitlines():
-        metric, _, rest = line.partition('{member="')
-        if metric not in fields or '"} ' not in rest:
-            continue
-        name, _, value = rest.partition('"} ')
-        number = int(float(value))
-        found.setdefault(name, {})[fields[metric]] = (
-            _STATES.get(number) if metric.endswith("state") else number
-        )
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            name = sample.labels.get("member")
+            if sample.name not in fields or name is None:
+                continue
+            number = int(float(sample.value))
+            found.setdefault(name, {})[fields[sample.name]] = (
+                _STATES.get(number) if sample.name.endswith("state") else number
+            )
     return found
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orchestrator.cli.common import ConfigOption, _guarded, _load
+from orchestrator.cli.tables import fitted
 
 if TYPE_CHECKING:
     from orchestrator.config import ShoalConfig
@@ -30,10 +31,17 @@ def _ensure_local_models(cfg: ShoalConfig, *, quiet: bool) -> None:
     wanted = {
         m.model for m in cfg.members.values() if m.provider == "local" and not m.model.endswith(".gguf")
     }
-    if not wanted or cfg.defaults.offline:
+    if not wanted:
         return
     store = _model_store(cfg)
     missing = [s.name for s in store.list() if s.name in wanted and not s.present]
+    if missing and cfg.defaults.offline:
+        from orchestrator.errors import ModelError
+
+        raise ModelError(
+            f"local model {missing[0]!r} is not in {store.models_dir} and Shoal is offline"
+            f" (SHOAL_OFFLINE or [defaults] offline); run `shoal models pull` while online first"
+        )
     for name in missing:
         _pull_one(store, name, force=False, quiet=quiet)
 
@@ -78,8 +86,9 @@ class _RichBar:
             self._progress.advance(self._task, n)
 
     def finish(self) -> None:
+        """The download is over: the bar stays where the bytes got to (a failure is not drawn full)."""
         if self._task is not None:
-            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+            self._progress.stop_task(self._task)
 
 
 def models_list(config: ConfigOption = None) -> None:
@@ -91,7 +100,7 @@ def models_list(config: ConfigOption = None) -> None:
     store = _guarded(_model_store, cfg)
     table = Table()
     for column in ("name", "family", "size", "licence", "present", "path"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for status in store.list():
         table.add_row(
             status.name,
@@ -101,7 +110,8 @@ def models_list(config: ConfigOption = None) -> None:
             "yes" if status.present else "no",
             str(status.path or ""),
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted(console, table))
 
 
 def models_pull(

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 def serve(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 picks a free one).")
+    ] = 8000,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.")] = 1,
     insecure_no_auth: Annotated[
         bool,

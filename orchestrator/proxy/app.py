@@ -1,4 +1,5 @@
-"""The ASGI app: OpenAI's chat completions and models endpoints in front of one orchestrator.
+"""The ASGI app: every API surface in front of one orchestrator, with auth, limits, errors and
+metrics shared (the surfaces themselves are in :mod:`orchestrator.proxy.surfaces`).
 
 >>> from orchestrator.config import parse_config
 >>> config = parse_config('''
@@ -28,7 +29,7 @@ from starlette.routing import Route
 
 from orchestrator.config import ShoalConfig, load_config
 from orchestrator.engine import Orchestrator
-from orchestrator.errors import BudgetExceeded
+from orchestrator.errors import BudgetExceeded, ConfigError
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
@@ -36,10 +37,12 @@ from orchestrator.proxy.errors import ApiError, from_exception
 from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
-from orchestrator.proxy.schemas import Plan, completion, dumps, model_entry, parse_chat_request, plan
-from orchestrator.proxy.streaming import AnswerStream, Chunks, StreamReport, error_of, sse
+from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
+from orchestrator.proxy.surfaces import Surface, surface_routes
+from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.health import HealthCollector
+from orchestrator.state.responses import ResponseStore, SqliteResponseStore
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
 __all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json"]
@@ -47,7 +50,6 @@ __all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json"]
 log = get_logger("shoal.proxy")
 
 T = TypeVar("T")
-JSON = "application/json"
 
 
 @dataclass
@@ -89,15 +91,24 @@ class Proxy:
     def __init__(self, config: ShoalConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.settings = config.server
-        self.metrics = ProxyMetrics()
+        instance = config.state.instance_name()
+        self.metrics = ProxyMetrics(instance)  # with --workers N: the whole server's (multiprocess)
         self.orchestrator = Orchestrator(config, registry=registry, on_call=self._on_call)
         self.quota = KeyQuota(self.settings, self.orchestrator.state, self.orchestrator.accounts)
-        self.metrics.registry.register(HealthCollector(self.orchestrator))  # members' breakers
-        instance = config.state.instance_name()
-        self.metrics.registry.register(StateCollector(self.orchestrator.state, instance))
+        self.metrics.collect_at_scrape(HealthCollector(self.orchestrator))  # members' breakers
+        cache = self.orchestrator.response_cache
+        self.metrics.collect_at_scrape(StateCollector(self.orchestrator.state, instance, cache))
         self.catalog = Catalog.of(config, self.orchestrator.registry)
         self.keys = ApiKeys([k.get_secret_value() for k in self.settings.api_keys])
+        for alias, served in self.settings.model_aliases.items():
+            if self.catalog.get(served) is None:
+                raise ConfigError(
+                    f"[server] model_aliases: {alias!r} points at {served!r}, which this server does not "
+                    f"offer; use one of: {', '.join(self.catalog.ids())}",
+                    key=f"server.model_aliases.{alias}",
+                )
         self.created = int(time.time())
+        self.responses: ResponseStore = SqliteResponseStore(config.cache_dir() / "responses.sqlite")
         self._in_flight = 0
         self.expired = asyncio.Event()  # set once shutdown_grace_s has passed after SIGTERM
         self._streams: set[AnswerStream] = set()
@@ -105,10 +116,11 @@ class Proxy:
     # -- admission -------------------------------------------------------------------
 
     def authorize(self, request: Request) -> None:
-        if not self.keys.allows(request.headers.get("authorization")):
+        if not self.keys.allows(bearer(request)):
             raise ApiError(
                 401,
-                "Incorrect API key provided: send Authorization: Bearer <key> with one of the server's keys",
+                "Incorrect API key provided: send Authorization: Bearer <key> (or x-api-key: <key>) "
+                "with one of the server's keys",
                 code="invalid_api_key",
             )
 
@@ -143,26 +155,27 @@ class Proxy:
         for stream in list(self._streams):
             stream.stop(shutting_down())
 
-    # -- routes ----------------------------------------------------------------------
+    # -- the shared pipeline ----------------------------------------------------------
 
-    async def chat_completions(self, request: Request) -> Response:
+    async def handle(self, request: Request, surface: Surface) -> Response:
+        """One engine request through ``surface``: auth, limits, the engine, errors in its shape."""
         exchange = Exchange(self)
         try:
             self.authorize(request)
             body = await read_json(request, self.settings)
-            chat = parse_chat_request(body)
+            planned = await surface.plan(body)
             self.admit(exchange)  # only once the body is in: a slow client holds no slot
-            exchange.stream = chat.stream
-            target = self.target(chat.model)
-            exchange.model, exchange.target = target.id, target
-            planned = await self._sovereign(request, plan(chat, target))
+            exchange.stream = planned.stream
+            exchange.model, exchange.target = planned.target.id, planned.target
+            planned = await self._sovereign(request, planned)
             exchange.request_id = planned.request.request_id
-            if chat.stream:
-                return await self._stream(request, planned, exchange)
+            if planned.stream:
+                return await self._stream(request, planned, exchange, surface)
             verdicts = await until_disconnect(request, self._answer(planned), self.expired)
+            body_out = await surface.render(planned, verdicts)
         except ApiError as exc:
             exchange.settle(exc.status)
-            return error_response(exc)
+            return surface.error_response(exc)
         except ClientGone:
             exchange.settle(499)
             return Response(status_code=499)
@@ -172,9 +185,7 @@ class Proxy:
         except Exception as exc:  # ShoalErrors (also out of the n > 1 task group), or a bug
             error = from_exception(exc, direct=exchange.target.member if exchange.target else None)
             exchange.settle(error.status)
-            return error_response(error)
-        chat_id = "chatcmpl-" + planned.request.request_id
-        body_out = completion(chat_id, int(time.time()), target, verdicts)
+            return surface.error_response(error)
         exchange.settle(200, verdicts)
         return Response(
             dumps(body_out),
@@ -184,16 +195,6 @@ class Proxy:
                 "x-shoal-confidence": f"{verdicts[0].confidence:.4f}",
             },
         )
-
-    async def list_models(self, request: Request) -> Response:
-        self.authorize(request)
-        data = [model_entry(t, self.created) for t in self.catalog]
-        return Response(dumps({"object": "list", "data": data}), media_type=JSON)
-
-    async def get_model(self, request: Request) -> Response:
-        self.authorize(request)
-        target = self.target(request.path_params["model_id"], param=None)
-        return Response(dumps(model_entry(target, self.created)), media_type=JSON)
 
     async def health(self, request: Request) -> Response:
         body = {
@@ -211,7 +212,9 @@ class Proxy:
     # -- answering -------------------------------------------------------------------
 
     def target(self, model: str, *, param: str | None = "model") -> Target:
-        target = self.catalog.get(model)
+        """The served model ``model`` names: an id, or an alias of ``[server] model_aliases``."""
+        aliases = self.settings.model_aliases
+        target = self.catalog.get(model) or self.catalog.get(aliases.get(model) or aliases.get("*") or "")
         if target is None:
             raise ApiError(
                 404,
@@ -221,10 +224,10 @@ class Proxy:
             )
         return target
 
-    async def _answer(self, planned: Plan, on_delta: Any = None) -> list[Verdict]:
-        n = planned.chat.choices
+    async def _answer(self, planned: Plan) -> list[Verdict]:
+        n = planned.choices
         if n == 1:
-            return [await self._run(planned, planned.request, on_delta)]
+            return [await self._run(planned, planned.request, None)]
         requests = [planned.request] + [
             planned.request.model_copy(update={"request_id": new_request_id()}) for _ in range(n - 1)
         ]
@@ -237,18 +240,24 @@ class Proxy:
         limit and daily budget checked and applied."""
         policy = self.orchestrator.gatekeeper.policy
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
-        tags = await self.quota.begin(request.headers.get("authorization"), tags)
+        tags = await self.quota.begin(bearer(request), tags)
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
         try:
             return await self.orchestrator.run(
-                request, strategy=planned.target.strategy, member=planned.target.member, on_delta=on_delta
+                request,
+                strategy=planned.target.strategy,
+                member=planned.target.member,
+                on_delta=on_delta,
+                cache=planned.choices == 1,  # n samples are n answers, not one answer n times
             )
         except BudgetExceeded as exc:
-            raise self.quota.explain(exc, planned.chat.shoal) from None
+            raise self.quota.explain(exc, planned.caller_tags) from None
 
-    async def _stream(self, request: Request, planned: Plan, exchange: Exchange) -> Response:
+    async def _stream(
+        self, request: Request, planned: Plan, exchange: Exchange, surface: Surface
+    ) -> Response:
         stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
         # Wait a moment before committing to 200: an early failure still gets its own status.
         # The client leaving (or the shutdown's grace ending) meanwhile is noticed at once.
@@ -269,13 +278,14 @@ class Proxy:
             stream.cancel()
             exchange.settle(report.status, [report.verdict] if report.verdict else None)
 
-        chunks = Chunks(
-            chat_id="chatcmpl-" + planned.request.request_id,
-            created=int(time.time()),
-            target=planned.target,
-            include_usage=planned.chat.include_usage,
+        body = sse(
+            stream,
+            surface.encoder(planned),
+            planned.target,
+            heartbeat_s=self.settings.heartbeat_s,
+            report=report,
+            on_close=close,
         )
-        body = sse(stream, chunks, heartbeat_s=self.settings.heartbeat_s, report=report, on_close=close)
         return EventStream(
             body,
             on_close=close,
@@ -291,12 +301,7 @@ class Proxy:
 
     def app(self) -> Starlette:
         routes = [
-            Route(path + "/chat/completions", self.chat_completions, methods=["POST"]) for path in ("/v1", "")
-        ]
-        routes += [
-            Route("/v1/models", self.list_models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", self.get_model, methods=["GET"]),
-            Route("/models", self.list_models, methods=["GET"]),
+            *surface_routes(self),
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.metrics_text, methods=["GET"]),
         ]
@@ -306,7 +311,9 @@ class Proxy:
             try:
                 yield
             finally:
+                self.metrics.worker_exit()
                 await self.orchestrator.aclose()
+                await self.responses.aclose()
 
         app = Starlette(
             routes=routes,
@@ -430,6 +437,15 @@ async def _send_error(send: Any, error: ApiError) -> None:
 async def _disconnected(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def bearer(request: Request) -> str | None:
+    """The key the client presented, as a bearer header: ``Authorization`` or Anthropic's ``x-api-key``."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        return authorization
+    key = request.headers.get("x-api-key")
+    return f"Bearer {key}" if key else None
 
 
 def error_response(error: ApiError) -> Response:

@@ -1,21 +1,43 @@
-"""Prometheus metrics of one server process, in their own registry (no module-level state).
+"""Prometheus metrics of the server, in their own registry (no module-level state).
 
 Requests by model and status with a latency histogram, upstream calls by member
-and outcome with their latency, tokens and cost by member, requests in flight.
-With ``--workers N`` each worker process keeps its own numbers: ``/metrics``
-shows the worker that answered the scrape.
+and outcome with their latency, tokens and cost by member, requests in flight, live
+worker processes. Every series carries ``instance`` (``[state] instance``, or
+``SHOAL_INSTANCE``, or the host name), so the machines behind one load balancer
+stay apart wherever their numbers meet.
+
+With ``--workers N``, ``shoal serve`` gives the workers one ``PROMETHEUS_MULTIPROC_DIR``
+(a temporary directory it removes at exit): each worker writes its numbers there and
+``/metrics``, whichever worker answers, reports the whole server (prometheus-client's
+multiprocess mode). What collectors read at scrape time in one process (members'
+breakers, the shared state's counters, the response cache) is mirrored into such
+metrics by each worker at the end of each of its requests and at each scrape it answers:
+counters are summed over the workers, breaker states and ``shoal_state_info`` take
+the worst (highest) worker's value, ``shoal_member_up`` and ``shoal_state_up`` the lowest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
 from orchestrator.types import Candidate, Usage
 
-__all__ = ["CONTENT_TYPE", "ProxyMetrics", "StateCollector"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MULTIPROC_ENV",
+    "CollectorMirror",
+    "ProxyMetrics",
+    "StateCollector",
+    "multiprocess",
+]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -23,10 +45,18 @@ _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 _CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
+def multiprocess() -> bool:
+    """Whether this process writes its metrics for several workers (``--workers N``)."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
 class ProxyMetrics:
-    def __init__(self) -> None:
+    def __init__(self, instance: str = "") -> None:
+        self.instance = instance
+        self.multiprocess = multiprocess()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self._mirrors: list[CollectorMirror] = []
         self.requests = Counter(
             "shoal_requests", "Chat completion requests answered", ["model", "status", "stream"], registry=r
         )
@@ -37,7 +67,13 @@ class ProxyMetrics:
             buckets=_REQUEST_BUCKETS,
             registry=r,
         )
-        self.in_flight = Gauge("shoal_requests_in_flight", "Requests being answered", registry=r)
+        self.in_flight = Gauge(
+            "shoal_requests_in_flight", "Requests being answered", registry=r, multiprocess_mode="livesum"
+        )
+        self.workers = Gauge(
+            "shoal_workers", "Worker processes serving", registry=r, multiprocess_mode="livesum"
+        )
+        self.workers.set(1)
         self.calls = Counter(
             "shoal_upstream_calls", "Calls to members by outcome", ["member", "outcome"], registry=r
         )
@@ -85,9 +121,110 @@ class ProxyMetrics:
         if usage is not None:
             self._child(self.request_tokens, "prompt").inc(usage.prompt_tokens)
             self._child(self.request_tokens, "completion").inc(usage.completion_tokens)
+        self.sync()
+
+    def collect_at_scrape(self, collector: Any) -> None:
+        """Add a collector read at scrape time (breakers, shared state); mirrored with several workers."""
+        if self.multiprocess:
+            self._mirrors.append(CollectorMirror(collector, self.registry))
+        else:
+            self.registry.register(collector)
+
+    def sync(self) -> None:
+        for mirror in self._mirrors:
+            mirror.sync()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        self.sync()
+        if self.multiprocess:
+            from prometheus_client import multiprocess as mp
+
+            registry = CollectorRegistry()
+            mp.MultiProcessCollector(registry)
+            return generate_latest(_Labelled(registry, self.instance))  # type: ignore[arg-type]
+        return generate_latest(_Labelled(self.registry, self.instance))  # type: ignore[arg-type]
+
+    def worker_exit(self) -> None:
+        """This worker stops: its live gauges (in flight, workers) leave the server's sums."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess as mp
+
+            mp.mark_process_dead(os.getpid())
+
+
+class _Labelled:
+    """A registry's families with ``instance`` added to every sample that lacks it."""
+
+    def __init__(self, registry: CollectorRegistry, instance: str) -> None:
+        self._registry = registry
+        self._instance = instance
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            if not self._instance:
+                yield family
+                continue
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [
+                s._replace(labels={**s.labels, "instance": s.labels.get("instance", self._instance)})
+                for s in family.samples
+            ]
+            yield labelled
+
+
+# how a gauge read in each worker combines over the workers (default: the highest)
+GaugeMode = Literal["livemin", "livemax"]
+_GAUGE_MODES: dict[str, GaugeMode] = {"shoal_member_up": "livemin", "shoal_state_up": "livemin"}
+
+
+class CollectorMirror:
+    """A scrape-time collector's numbers copied into multiprocess metrics of ``registry``.
+
+    Counters advance by what they gained since the last :meth:`sync`; gauges are set.
+    """
+
+    def __init__(self, collector: Any, registry: CollectorRegistry) -> None:
+        self._collector = collector
+        self._registry = registry
+        self._metrics: dict[str, Any] = {}
+        self._seen: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def sync(self) -> None:
+        for family in self._collector.collect():
+            if family.type == "counter":
+                self._counter(family)
+            elif family.type == "gauge":
+                self._gauge(family)
+
+    def _metric(self, family: Metric, labels: Iterable[str]) -> Any:
+        metric = self._metrics.get(family.name)
+        if metric is None:
+            names = sorted(labels)
+            if family.type == "counter":
+                metric = Counter(family.name, family.documentation, names, registry=self._registry)
+            else:
+                mode: GaugeMode = _GAUGE_MODES.get(family.name, "livemax")
+                metric = Gauge(
+                    family.name, family.documentation, names, registry=self._registry, multiprocess_mode=mode
+                )
+            self._metrics[family.name] = metric
+        return metric
+
+    def _counter(self, family: Metric) -> None:
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            key = (family.name, tuple(sorted(sample.labels.items())))
+            gained = sample.value - self._seen.get(key, 0.0)
+            self._seen[key] = sample.value
+            if gained > 0:
+                metric = self._metric(family, sample.labels)
+                (metric.labels(**sample.labels) if sample.labels else metric).inc(gained)
+
+    def _gauge(self, family: Metric) -> None:
+        for sample in family.samples:
+            metric = self._metric(family, sample.labels)
+            (metric.labels(**sample.labels) if sample.labels else metric).set(sample.value)
 
 
 class StateCollector:
@@ -97,7 +234,7 @@ class StateCollector:
     being avoided after a failure), ``shoal_state_round_trips_total`` and
     ``shoal_state_fallbacks_total{kind}`` (operations that fell back to local state or
     failed closed because Redis could not be reached), and the response cache's
-    ``shoal_cache_{hits,misses,stores}_total``.
+    ``shoal_cache_{hits,misses,stores,refused}_total``.
     """
 
     def __init__(self, state: Any, instance: str, cache: Any = None) -> None:
@@ -130,7 +267,10 @@ class StateCollector:
             fallbacks.add_metric([kind], count)
         yield fallbacks
         if self._cache is not None:
-            for name in ("hits", "misses", "stores"):
-                yield CounterMetricFamily(
-                    f"shoal_cache_{name}", f"Response cache {name}.", value=getattr(self._cache, name)
-                )
+            for name, text in (
+                ("hits", "Requests answered from the response cache."),
+                ("misses", "Requests the response cache could not answer."),
+                ("stores", "Verdicts stored in the response cache."),
+                ("refused", "Cached answers not served: the policy excludes a member they came from."),
+            ):
+                yield CounterMetricFamily(f"shoal_cache_{name}", text, value=getattr(self._cache, name))

@@ -7,9 +7,14 @@ members' clients and exits.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TextIO
 
 import uvicorn
@@ -19,6 +24,7 @@ from orchestrator.errors import UsageError
 from orchestrator.proxy.app import Proxy
 from orchestrator.proxy.auth import ApiKeys, check_bind
 from orchestrator.proxy.limits import LimitedHttp
+from orchestrator.proxy.metrics import MULTIPROC_ENV
 
 __all__ = ["banner", "serve"]
 
@@ -67,14 +73,31 @@ def serve(
     if config.source != "<built-in default>":
         os.environ["SHOAL_CONFIG"] = config.source
     os.environ["SHOAL_SERVE_LOG_LEVEL"] = log_level
-    uvicorn.run(
-        "orchestrator.proxy.app:app_from_env",
-        factory=True,
-        host=host,
-        port=bound,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    with _shared_metrics():
+        uvicorn.run(
+            "orchestrator.proxy.app:app_from_env",
+            factory=True,
+            host=host,
+            port=bound,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """One directory where every worker writes its metrics, so ``/metrics`` reports the whole
+    server; a fresh temporary one, removed at exit (unless ``PROMETHEUS_MULTIPROC_DIR`` names one)."""
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="shoal-metrics-")
+    os.environ[MULTIPROC_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _Server(uvicorn.Server):
@@ -90,6 +113,8 @@ class _Server(uvicorn.Server):
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: a port is 0-65535 (0 picks a free one)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -97,9 +122,24 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+        raise UsageError(_bind_problem(host, port, exc)) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    """Why ``host:port`` cannot be listened on, and which flag fixes it."""
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{where}: --host {host} is not an address of this machine ({exc.strerror});"
+            " use 127.0.0.1, 0.0.0.0 or one of its own addresses"
+        )
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need privileges); pick a --port above 1023"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is in use; pick another --port (0 picks a free one)"
+    return f"{where} ({exc.strerror}); check --host and --port"
 
 
 def banner(

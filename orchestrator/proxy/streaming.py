@@ -1,19 +1,21 @@
-"""Server-sent events for ``stream: true``.
+"""Server-sent events for ``stream: true``, shared by every API surface.
 
 :class:`AnswerStream` runs the engine for one request and hands over the
-answer's text as the engine streams it (a member asked directly, an
-aggregator's or a chairman's generation), then the verdict. :func:`sse`
-turns that into ``chat.completion.chunk`` events: the role first, text as it
-comes with SSE comment heartbeats while the panel works, the rest of the
-answer, the finish, usage when asked, the ``shoal`` metadata on the last
-chunk, and ``data: [DONE]``.
+answer's text and tool-call pieces as the engine streams them (a member asked
+directly, an aggregator's or a chairman's generation), then the verdict.
+:func:`sse` turns that into a surface's events through its
+:class:`~orchestrator.proxy.surfaces.base.Encoder`: the start, text and tool
+calls as they come with heartbeats while the panel works, the rest of the
+answer, the finish with usage and the ``shoal`` metadata. The verdict is
+checked against what was really sent: a verdict that is not its continuation
+ends the stream with an error event instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import ShoalError
@@ -21,25 +23,19 @@ from orchestrator.logs import get_logger
 from orchestrator.protocols import StreamDelta
 from orchestrator.proxy.catalog import Target
 from orchestrator.proxy.errors import ApiError, from_shoal_error
-from orchestrator.proxy.schemas import chunk, dumps, finish_of, shoal_meta
+from orchestrator.proxy.surfaces.base import Encoder, call_signature, merged_calls
 from orchestrator.types import Verdict
 
-__all__ = ["DONE", "HEARTBEAT", "AnswerStream", "Chunks", "StreamReport", "error_of", "sse"]
+__all__ = ["AnswerStream", "Sent", "StreamReport", "error_of", "sse"]
 
 log = get_logger("shoal.proxy")
 
-HEARTBEAT = b": keep-alive\n\n"
-DONE = b"data: [DONE]\n\n"
 _END = object()
 
 
 @dataclass(frozen=True, slots=True)
 class _Stop:
     error: ApiError
-
-
-def event(body: dict[str, Any]) -> bytes:
-    return b"data: " + dumps(body) + b"\n\n"
 
 
 class AnswerStream:
@@ -110,42 +106,32 @@ class StreamReport:
     error: ApiError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Chunks:
-    """The identity every chunk of one stream repeats, and the chunk shapes it needs."""
+@dataclass
+class Sent:
+    """What really went out on one stream: the text and the tool-call pieces, as sent."""
 
-    chat_id: str
-    created: int
-    target: Target
-    include_usage: bool
-
-    def text(self, delta: dict[str, Any], **kwargs: Any) -> bytes:
-        body = chunk(
-            self.chat_id, self.created, self.target.id, delta, with_usage_field=self.include_usage, **kwargs
-        )
-        return event(body)
-
-    def usage(self, verdict: Verdict, meta: dict[str, Any]) -> bytes:
-        body = chunk(self.chat_id, self.created, self.target.id, None, usage=verdict.usage, shoal=meta)
-        return event(body)
+    text: list[str] = field(default_factory=list)
+    pieces: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def sse(
     stream: AnswerStream,
-    chunks: Chunks,
+    encoder: Encoder,
+    target: Target,
     *,
     heartbeat_s: float,
     report: StreamReport,
     on_close: Callable[[], None],
 ) -> AsyncIterator[bytes]:
-    """The event stream of one answer; closing it (client gone) cancels the engine's calls."""
-    sent: list[str] = []
+    """The event stream of one answer in ``encoder``'s format; closing it (client gone) cancels the
+    engine's calls. Text and tool-call pieces go out as the member sends them."""
+    sent = Sent()
     try:
-        yield chunks.text({"role": "assistant", "content": ""})
+        yield encoder.start()
         while True:
             got = await stream.next(heartbeat_s)
             if got is None:
-                yield HEARTBEAT
+                yield encoder.heartbeat
                 continue
             out = bytearray()
             ended = False
@@ -154,56 +140,55 @@ async def sse(
                     ended = True
                 elif isinstance(item, _Stop):
                     report.status, report.error = item.error.status, item.error
-                    yield bytes(out) + event(item.error.body())
+                    yield bytes(out) + b"".join(encoder.error(item.error))
                     return
-                elif isinstance(item, StreamDelta) and item.text:
-                    sent.append(item.text)
-                    out += chunks.text({"content": item.text})
+                elif isinstance(item, StreamDelta):
+                    if item.text:
+                        sent.text.append(item.text)
+                        out += encoder.text(item.text)
+                    if item.tool_calls:
+                        sent.pieces.extend(item.tool_calls)
+                        out += encoder.tool_calls(item.tool_calls)
             if out:
                 yield bytes(out)
             if ended:
                 break
-        for part in _ending(stream.task, "".join(sent), chunks, report):
+        for part in await _ending(stream.task, sent, encoder, report, target):
             yield part
-        yield DONE
     finally:
         stream.cancel()
         on_close()
 
 
-def _ending(task: asyncio.Task[Verdict], streamed: str, chunks: Chunks, report: StreamReport) -> list[bytes]:
-    """After the engine finished: the rest of the answer, the finish, usage and metadata; or the error."""
-    error = error_of(task, chunks.target)
+async def _ending(
+    task: asyncio.Task[Verdict], sent: Sent, encoder: Encoder, report: StreamReport, target: Target
+) -> list[bytes]:
+    """After the engine finished: what of the answer is still to send, the finish, usage and
+    metadata; or the error, when the verdict is not what was already sent."""
+    error = error_of(task, target)
     if error is not None:
         report.status, report.error = error.status, error
-        return [event(error.body())]
+        return encoder.error(error)
     verdict = task.result()
     report.verdict = verdict
-    streamed = streamed.strip()  # strategies strip the generation they stream
-    if not verdict.answer.startswith(streamed):
+    streamed = "".join(sent.text).strip()  # strategies strip the generation they stream
+    calls_sent = merged_calls(sent.pieces) if sent.pieces else []
+    text_differs = not verdict.answer.startswith(streamed)
+    calls_differ = bool(calls_sent) and call_signature(calls_sent) != call_signature(verdict.tool_calls)
+    if text_differs or calls_differ:
         report.status = 502
         report.error = ApiError(
             502,
-            "the strategy's answer differs from the text streamed so far (its final generation failed "
+            "the strategy's answer differs from what was streamed so far (its final generation failed "
             "midway and it answered otherwise); retry the request, or send stream=false",
             type="upstream_error",
             code="stream_diverged",
         )
-        return [event(report.error.body())]
+        return encoder.error(report.error)
     report.status = 200
-    parts = []
     tail = verdict.answer[len(streamed) :]
-    if tail:
-        parts.append(chunks.text({"content": tail}))
-    if verdict.tool_calls:
-        calls = [{"index": i, **call} for i, call in enumerate(verdict.tool_calls)]
-        parts.append(chunks.text({"tool_calls": calls}))
-    finish = finish_of(verdict, chunks.target)
-    meta = shoal_meta(verdict)
-    parts.append(chunks.text({}, finish_reason=finish, shoal=None if chunks.include_usage else meta))
-    if chunks.include_usage:
-        parts.append(chunks.usage(verdict, meta))
-    return parts
+    unsent = None if calls_sent else verdict.tool_calls
+    return await encoder.finish(verdict, tail, unsent)
 
 
 def error_of(task: asyncio.Task[Verdict], target: Target) -> ApiError | None:

@@ -12,6 +12,10 @@ key-value store (the response cache, stored responses). Two backends:
   failure mode per kind of state (see :mod:`~orchestrator.state.settings`).
 
 :func:`open_state` builds the configured one; nothing imports ``redis`` otherwise.
+
+:mod:`~orchestrator.state.responses` keeps the Responses API's stored responses behind
+its own small interface (:class:`~orchestrator.state.responses.ResponseStore`; sqlite
+under the cache directory today).
 """
 
 from __future__ import annotations

@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator.errors import ConfigError, ModelError
+from orchestrator.errors import BadRequestError, ConfigError, ModelError
 from orchestrator.logs import get_logger
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Completion, Member
 from providers.local.catalog import CATALOG, CatalogModel, lookup
+from providers.local.pip_index import redact
 from providers.local.server import LlamaServer, ServerSettings
 from providers.local.store import ModelStatus, ModelStore, PullProgress
 from providers.openai_compat import OpenAICompatProvider
@@ -85,12 +87,35 @@ class LocalProvider:
 
     async def complete(self, call: Call) -> Completion:
         delegate = await self._ready()
-        return await delegate.complete(self._prepare(call))
+        try:
+            return await delegate.complete(self._prepare(call))
+        except BadRequestError as exc:
+            raise self._over_context(exc) from exc
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         delegate = await self._ready()
-        async for delta in delegate.stream(self._prepare(call)):
-            yield delta
+        try:
+            async for delta in delegate.stream(self._prepare(call)):
+                yield delta
+        except BadRequestError as exc:
+            raise self._over_context(exc) from exc
+
+    def _over_context(self, exc: BadRequestError) -> BadRequestError:
+        """llama.cpp's context-size refusal as what to change, naming the member and ``n_ctx``."""
+        text = str(exc)
+        counted = re.search(r"\((\d+) tokens\) exceeds the available context size", text)
+        if counted is None and "exceed_context_size" not in text:
+            return exc
+        o = self.options
+        prompt = f"the prompt ({counted[1]} tokens)" if counted else "the prompt"
+        return BadRequestError(
+            f"{prompt} is over {self.member.name}'s context of {o.n_ctx // o.n_parallel} tokens per request"
+            f" (n_ctx = {o.n_ctx} shared by n_parallel = {o.n_parallel}); shorten it, or raise n_ctx"
+            f" (or lower n_parallel) in [members.{self.member.name}] options",
+            provider="local",
+            model=self.member.model,
+            status=exc.status,
+        )
 
     async def aclose(self) -> None:
         """Nothing of its own: the server belongs to the context's exit stack."""
@@ -125,7 +150,7 @@ class LocalProvider:
                 f"local model {name!r} is not in {store.models_dir} and Shoal is offline; "
                 f"run `shoal models pull {name}` first"
             )
-        log.info("local_model_pull", model=name, index=store.index_url)
+        log.info("local_model_pull", model=name, index=redact(store.index_url))
         return await asyncio.to_thread(store.pull, name)
 
     async def _server(self, path: Path) -> LlamaServer:
@@ -145,6 +170,8 @@ class LocalProvider:
                 alias=name or path.stem,
             )
             server = LlamaServer(path, settings, fix=fix)
+            if self._context.progress is not None:
+                self._context.progress(f"loading model {name or path.name}")
             await server.start()
             self._context.exit_stack.push_async_callback(server.aclose)
             self._context.shared[key] = server

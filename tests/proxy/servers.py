@@ -57,7 +57,7 @@ class Served:
         return self.stderr_path.read_text(errors="replace")
 
     def metric(self, name: str, **labels: str) -> float:
-        """One sample of ``/metrics`` (0 when absent)."""
+        """One sample of ``/metrics`` (0 when absent); ``instance`` is matched only when given."""
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         text = httpx.get(self.root + "/metrics", headers=headers, timeout=5).text
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -66,7 +66,10 @@ class Served:
                 continue
             series, value = line.rsplit(" ", 1)
             metric, _, rest = series.partition("{")
-            got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+            pairs = rest.rstrip("}").split(",") if rest else []
+            if "instance" not in labels:
+                pairs = [p for p in pairs if not p.startswith("instance=")]
+            got = ",".join(sorted(pairs))
             if metric == name and got == want:
                 return float(value)
         return 0.0
@@ -157,6 +160,8 @@ class FakeUpstream:
     status: int = 200
     error_headers: dict[str, str] = field(default_factory=dict)
     tool_calls: list[dict[str, Any]] | None = None
+    # once the conversation ends with a tool's result: answer this (``{result}`` is that result)
+    after_tool: str | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     hung_up: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -171,8 +176,20 @@ class FakeUpstream:
         self.hung_up.clear()
         self.finished.clear()
         defaults = FakeUpstream()
-        for name in ("tokens", "gap_s", "status", "error_headers", "tool_calls"):
+        for name in ("tokens", "gap_s", "status", "error_headers", "tool_calls", "after_tool"):
             setattr(self, name, changes.get(name, getattr(defaults, name)))
+
+    def _turn(self, body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]] | None]:
+        """This turn's text tokens and tool calls: after a tool's result, the ``after_tool`` answer."""
+        last = (body.get("messages") or [{}])[-1]
+        if self.after_tool is not None and last.get("role") == "tool":
+            content = last.get("content")
+            if isinstance(content, list):
+                content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            answer = self.after_tool.replace("{result}", str(content))
+            words = answer.split(" ")
+            return [w if i == 0 else " " + w for i, w in enumerate(words)], None
+        return list(self.tokens), self.tool_calls
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
@@ -180,48 +197,64 @@ class FakeUpstream:
         if self.status != 200:
             error = {"error": {"message": f"upstream says {self.status}", "type": "x"}}
             return JSONResponse(error, status_code=self.status, headers=self.error_headers)
+        tokens, tool_calls = self._turn(body)
         if body.get("stream"):
-            return StreamingResponse(self._events(body), media_type="text/event-stream")
-        await asyncio.sleep(self.gap_s * len(self.tokens))
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.tokens)}
-        if self.tool_calls:
-            message = {"role": "assistant", "content": None, "tool_calls": self.tool_calls}
+            return StreamingResponse(self._events(body, tokens, tool_calls), media_type="text/event-stream")
+        await asyncio.sleep(self.gap_s * len(tokens))
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens)}
+        if tool_calls:
+            message = {"role": "assistant", "content": "".join(tokens) or None, "tool_calls": tool_calls}
+        self.finished.set()
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": message,
+            "finish_reason": "tool_calls" if tool_calls else "stop",
+        }
+        if body.get("logprobs"):  # made-up numbers, in OpenAI's shape
+            entries = [
+                {"token": t, "logprob": -0.5, "bytes": list(t.encode()), "top_logprobs": []} for t in tokens
+            ]
+            choice["logprobs"] = {"content": entries, "refusal": None}
         self.finished.set()
         return JSONResponse(
             {
                 "id": "up-1",
                 "object": "chat.completion",
+                "created": 0,
                 "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": message,
-                        "finish_reason": "tool_calls" if self.tool_calls else "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 7, "completion_tokens": len(self.tokens), "total_tokens": 7 + 4},
+                "choices": [choice],
+                "usage": {
+                    "prompt_tokens": 7,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": 7 + len(tokens),
+                },
             }
         )
 
-    async def _events(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _events(
+        self, body: dict[str, Any], tokens: list[str], tool_calls: list[dict[str, Any]] | None
+    ) -> AsyncIterator[bytes]:
         def data(obj: dict[str, Any]) -> bytes:
             return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
-        base = {"id": "up-1", "object": "chat.completion.chunk", "model": body["model"]}
+        base = {"id": "up-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         try:
-            for token in self.tokens:
+            for token in tokens:
                 await asyncio.sleep(self.gap_s)
                 yield data({**base, "choices": [{"index": 0, "delta": {"content": token}}]})
-            if self.tool_calls:
-                deltas = [{"index": i, **call} for i, call in enumerate(self.tool_calls)]
-                yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": deltas}}]})
-            finish = "tool_calls" if self.tool_calls else "stop"
+            for index, call in enumerate(tool_calls or []):
+                # as OpenAI streams a call: its id and name, then the arguments a few characters at a time
+                head = {"index": index, "id": call["id"], "type": "function"}
+                head["function"] = {"name": call["function"]["name"], "arguments": ""}
+                yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
+                arguments = call["function"]["arguments"]
+                for at in range(0, len(arguments), 4):
+                    await asyncio.sleep(self.gap_s)
+                    piece = {"index": index, "function": {"arguments": arguments[at : at + 4]}}
+                    yield data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
+            finish = "tool_calls" if tool_calls else "stop"
             yield data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-            usage = {
-                "prompt_tokens": 7,
-                "completion_tokens": len(self.tokens),
-                "total_tokens": 7 + len(self.tokens),
-            }
+            usage = {"prompt_tokens": 7, "completion_tokens": len(tokens), "total_tokens": 7 + len(tokens)}
             yield data({**base, "choices": [], "usage": usage})
             yield b"data: [DONE]\n\n"
             self.finished.set()
@@ -229,8 +262,26 @@ class FakeUpstream:
             self.hung_up.set()
             raise
 
+    async def _embeddings(self, request: Request) -> Response:
+        """A deterministic embedding per text: [its length, its count of spaces, 1.0]."""
+        body = await request.json()
+        self.bodies.append(body)
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t)), float(t.count(" ")), 1.0]}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"object": "list", "model": body["model"], "data": data, "usage": usage})
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+            ]
+        )
 
 
 @contextmanager

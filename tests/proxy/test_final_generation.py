@@ -176,6 +176,6 @@ def test_an_answer_that_contradicts_the_stream_ends_it_with_an_error(
     fresh_upstream.reset(tokens=["Forty", "-two"])
     with openai.OpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
         stream = client.chat.completions.create(model="shoal/turncoat", messages=QUESTION, stream=True)
-        with pytest.raises(openai.APIError, match="differs from the text streamed"):
+        with pytest.raises(openai.APIError, match="differs from what was streamed"):
             for _ in stream:
                 pass

@@ -8,6 +8,8 @@ whose upstream is a fake in this process, so the tests count exactly what reache
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +17,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.proxy.servers import FakeUpstream, Served, running, start_serve
+from tests.proxy.servers import FakeUpstream, Served, running, serve_env, start_serve
 from tests.redis_server import RedisServer
 
 KEYS = ("sk-scale-one", "sk-scale-two", "sk-scale-three")
 QUESTION = [{"role": "user", "content": "What is six times seven?"}]
 
 
-def config(path: Path, upstream: FakeUpstream, redis: RedisServer, server: str = "", state: str = "") -> Path:
+def config(
+    path: Path, upstream: FakeUpstream, redis: RedisServer, server: str = "", state: str = "", extra: str = ""
+) -> Path:
     path.write_text(
         f"""
 [members.up]
@@ -45,6 +49,7 @@ backend = "redis"
 url = "{redis.url}"
 retry_s = 0.3
 {state}
+{extra}
 """,
         encoding="utf-8",
     )
@@ -84,7 +89,8 @@ def trio(
 ) -> Iterator[list[Served]]:
     """Three servers on one Redis, each key limited to 60 requests a minute."""
     workdir = tmp_path_factory.mktemp("trio")
-    path = config(workdir / "shoal.toml", upstream, redis, "key_requests_per_minute = 60")
+    # a generous command timeout: on a loaded machine a slow reply would fail limits open (by design)
+    path = config(workdir / "shoal.toml", upstream, redis, "key_requests_per_minute = 60", "timeout_s = 2.0")
     servers = start_group(workdir, path, 3)
     yield servers
     for server in servers:
@@ -196,3 +202,78 @@ def test_killing_redis_follows_the_failure_mode_and_recovers(tmp_path: Path, ups
         for server in servers:
             server.stop()
         own.stop()
+
+
+def test_two_servers_share_the_response_cache_and_a_stream_gets_the_cached_answer(
+    tmp_path: Path, upstream: FakeUpstream, redis: RedisServer
+) -> None:
+    upstream.reset()
+    path = config(tmp_path / "shoal.toml", upstream, redis, extra="[cache]\nenabled = true\nttl_s = 60")
+    servers = start_group(tmp_path, path, 2)
+    try:
+        first, second = servers
+        stored = post(first, KEYS[0])
+        assert stored.status_code == 200 and stored.json()["shoal"]["cached"] is False
+        assert len(upstream.bodies) == 1
+        served = post(second, KEYS[0])
+        assert served.status_code == 200 and len(upstream.bodies) == 1  # nothing sent upstream
+        body = served.json()
+        assert body["shoal"]["cached"] is True and body["shoal"]["calls"] == 0
+        assert body["choices"][0]["message"]["content"] == stored.json()["choices"][0]["message"]["content"]
+        assert second.metric("shoal_cache_hits_total") == 1
+        assert first.metric("shoal_cache_misses_total") == 1 and first.metric("shoal_cache_stores_total") == 1
+
+        with httpx.stream(
+            "POST",
+            second.base_url + "/chat/completions",
+            json={"model": "up", "messages": QUESTION, "stream": True},
+            headers={"Authorization": f"Bearer {KEYS[0]}"},
+            timeout=30,
+        ) as streamed:
+            lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "data: [DONE]"
+        chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        assert text == "The answer is 42." and len(upstream.bodies) == 1
+        assert chunks[-1]["shoal"]["cached"] is True
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_metrics_with_two_workers_report_the_whole_server(tmp_path: Path, upstream: FakeUpstream) -> None:
+    upstream.reset()
+    path = tmp_path / "shoal.toml"
+    path.write_text(
+        f"""
+[members.up]
+provider = "openai_compat"
+model = "fake"
+api_base = "{upstream.base_url}"
+
+[state]
+instance = "web-7"
+""",
+        encoding="utf-8",
+    )
+    env = {**serve_env(), "TMPDIR": str(tmp_path)}  # where `shoal serve` makes its metrics directory
+    server = start_serve(path, tmp_path, "--workers", "2", env=env)
+    try:
+        assert len(list(tmp_path.glob("shoal-metrics-*"))) == 1
+        for _ in range(20):  # a new connection each: the kernel hands them to either worker
+            answer = httpx.post(
+                server.base_url + "/chat/completions", json={"model": "up", "messages": QUESTION}, timeout=30
+            )
+            assert answer.status_code == 200
+        for _ in range(6):  # whichever worker answers the scrape, it reports both
+            assert server.metric("shoal_workers") == 2
+            assert server.metric("shoal_requests_total", model="up", status="200", stream="false") == 20
+            assert server.metric("shoal_upstream_calls_total", member="up", outcome="ok") == 20
+            assert server.metric("shoal_member_calls_total", member="up") == 20  # breakers' counters too
+            assert server.metric("shoal_member_up", member="up") == 1
+            labelled = {"model": "up", "status": "200", "stream": "false", "instance": "web-7"}
+            assert server.metric("shoal_requests_total", **labelled) == 20
+            assert server.metric("shoal_state_info", backend="memory", instance="web-7") == 1
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    assert list(tmp_path.glob("shoal-metrics-*")) == []  # removed at exit

@@ -168,7 +168,9 @@ def test_tool_calls_are_voted_on_canonically() -> None:
     assert round(verdict.confidence, 2) == 0.67
     assert verdict.tool_calls is not None
     assert verdict.tool_calls[0]["function"]["name"] == "weather"
-    assert '"city":"Paris"' in verdict.answer
+    # the answer is the calling member's own text (none here), never the rendering the vote keys by
+    assert verdict.answer == ""
+    assert '"city":"Paris"' in verdict.clusters[0].answer
     assert verdict.clusters[0].members == ["a", "b"]
 
 

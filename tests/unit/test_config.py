@@ -52,7 +52,7 @@ def test_builtin_default_is_an_offline_local_panel_of_three(tmp_cwd) -> None:
         (scripted_toml({"a": {}}, "[routes]\ncode = 'nope'\n"), "routes.code: unknown strategy 'nope'"),
         (scripted_toml({"a": {}}, "[defaults]\ntimeout_s = -1\n"), "defaults.timeout_s"),
         (scripted_toml({"a": {}}, "[defaults]\nstrategi = 'vote'\n"), "defaults.strategi: unknown key"),
-        ("[members]\n", "members: List should have at least 1 item"),
+        ("[members]\n", "members: no members: define at least one [members.NAME] table"),
         ("members = 3 = 4", "invalid TOML"),
     ],
 )

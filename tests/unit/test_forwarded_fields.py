@@ -173,6 +173,12 @@ class Recorder:
 
     def orchestrator(self, kind: str, named: str) -> Orchestrator:
         extra = POLICY + _strategy_table(kind, named, 1)
+        if (
+            kind == "treesearch"
+        ):  # two writers, one of them cloud; the seed makes both write in the first batch
+            extra = extra.replace(
+                'kind = "treesearch"', f'kind = "treesearch"\nmembers = ["cloud", "{named}"]'
+            )
         config = parse_config(scripted_toml({k: dict(v) for k, v in MEMBERS.items()}, extra), source="t.toml")
         return Orchestrator(config, registry=self.registry)
 

@@ -324,6 +324,7 @@ KIND_OPTIONS = {
     "debate": "rounds = 1",
     "council": 'chairman = "{named}"',
     "cascade": 'first = "inner"\nthen = "inner_judge"\nescalate_below = 1.0',
+    "treesearch": 'budget = 2\nbatch = 2\nseed = 1\nverifier = "agreement"',
 }
 INNER = (
     '[strategies.inner]\nkind = "vote"\nteam = "t"\n'
