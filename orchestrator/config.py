@@ -52,6 +52,7 @@ from orchestrator.sovereignty.breaker import BreakerConfig
 from orchestrator.sovereignty.policy import PolicyConfig
 from orchestrator.state.settings import CacheConfig, StateConfig
 from orchestrator.telemetry import TelemetryConfig
+from orchestrator.tuning import LEARNED, check_weights, resolve_includes
 from orchestrator.types import Member
 
 __all__ = [
@@ -150,6 +151,8 @@ class ShoalConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    weights: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Learned member weights per router category (``default`` for the rest); see orchestrator.tuning."""
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)  # traces, off by default
     state: StateConfig = Field(default_factory=StateConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
@@ -162,11 +165,12 @@ class ShoalConfig(BaseModel):
         return Path(base) / "shoal"
 
     def team_members(self, team: str) -> list[Member]:
+        """The team's voters: its members, a member with ``samples = k`` as its k seats."""
         if team == DEFAULT_TEAM and team not in self.teams:
-            return list(self.members.values())
+            return [seat for member in self.members.values() for seat in member.seats()]
         if team not in self.teams:
             raise UnknownNameError("team", team, [*self.teams, DEFAULT_TEAM])
-        return [self.members[name] for name in self.teams[team].members]
+        return [seat for name in self.teams[team].members for seat in self.members[name].seats()]
 
     def team_of(self, strategy: StrategyConfig | None) -> str:
         if strategy is not None and strategy.team:
@@ -242,6 +246,7 @@ def parse_config(text: str, *, source: str, registry: Registry | None = None) ->
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_message(exc), source=source) from None
+    raw, weight_origins = resolve_includes(raw, source)
     raw = _apply_env(raw)
     raw["members"] = _members_with_names(raw.get("members"), source)
     routes = raw.get("routes")
@@ -252,8 +257,31 @@ def parse_config(text: str, *, source: str, registry: Registry | None = None) ->
     except ValidationError as exc:
         raise _config_error(exc, source) from None
     config.source = source
+    _check_learned_weights(config, weight_origins)
     _check_references(config, registry)
     return config
+
+
+def _check_learned_weights(config: ShoalConfig, origins: dict[str, str]) -> None:
+    """The weights tables name known members and categories; ``weights = "learned"`` resolves to them."""
+    from orchestrator.router import CATEGORIES
+
+    categories = {*CATEGORIES, *config.routes}
+    check_weights(config.weights, set(config.members), categories, origins, config.source)
+    for name, section in config.strategies.items():
+        extra = section.model_extra or {}
+        value = extra.get("weights")
+        if value == LEARNED:
+            if not config.weights:
+                raise ConfigError(
+                    'weights = "learned" but the config has no [weights] tables; include the file'
+                    " `shoal bench --emit-weights` wrote",
+                    source=config.source,
+                    key=f"strategies.{name}.weights",
+                )
+            extra["weights"] = {k: dict(v) for k, v in config.weights.items()}
+        elif isinstance(value, dict):
+            check_weights(value, set(config.members), categories, {}, f"{config.source}: strategies.{name}")
 
 
 def _toml_message(exc: tomllib.TOMLDecodeError) -> str:

@@ -351,10 +351,11 @@ class Orchestrator:
         return route, self._strategies[key]
 
     def provider_for(self, member: Member) -> Provider:
-        provider = self._providers.get(member.name)
+        key = member.sample_of or member.name  # a member's sample seats share its provider
+        provider = self._providers.get(key)
         if provider is None:
             factory = self.registry.provider(member.provider)
-            provider = self._providers[member.name] = factory(member, self._context)
+            provider = self._providers[key] = factory(member, self._context)
         return provider
 
     async def aclose(self) -> None:

@@ -323,6 +323,49 @@ class Panel:
             self.ledger.candidates.append(candidate)
         return candidate
 
+    def batches(self, members: Sequence[Member]) -> list[list[Member]]:
+        """``members`` as units of one request: the sample seats of one member together (up to its
+        provider's ``max_n``) unless a failover could swap a seat; every other member alone."""
+        units: list[list[Member]] = []
+        groups: dict[str, list[Member]] = {}
+        for member in members:
+            base = member.sample_of
+            failover = self.failover
+            swappable = failover is not None and bool(failover.spares) and failover.covers(member, "answer")
+            if base is None or swappable:
+                units.append([member])
+            elif base in groups:
+                groups[base].append(member)
+            else:
+                groups[base] = [member]
+                units.append(groups[base])
+        split: list[list[Member]] = []
+        for unit in units:
+            most = int(getattr(self._providers(unit[0]), "max_n", 1)) if len(unit) > 1 else 1
+            split.extend(unit[i : i + max(1, most)] for i in range(0, len(unit), max(1, most)))
+        return split
+
+    async def samples(
+        self, seats: Sequence[Member], messages: list[dict[str, Any]], params: dict[str, Any], role: str
+    ) -> list[Candidate]:
+        """The seats of one member, asked in one request with ``n = len(seats)``; their calls were
+        reserved by :meth:`ask`. Seats the reply has no choice for are asked one by one."""
+        first, rest = seats[0], list(seats[1:])
+        more: list[Completion] = []
+        lead = await self._once(first, messages, {**params, "n": len(seats)}, role, 0, more=more)
+        out = [lead]
+        if lead.error is not None:
+            for seat in rest:  # one failure for the whole request: each seat carries it
+                out.append(self._record(seat, role, time.perf_counter(), 0, error=lead.error))
+            return out
+        for seat, completion in zip(rest, more, strict=False):
+            recorded = lead.latency_s if lead.cached else None
+            started = time.perf_counter() - lead.latency_s
+            out.append(self._record(seat, role, started, 1, completion=completion, recorded=recorded))
+        for seat in rest[len(more) :]:
+            out.append(await self._once(seat, messages, params, role, 0))
+        return out
+
     async def _once(
         self,
         member: Member,
@@ -348,6 +391,7 @@ class Panel:
         sample_index: int,
         replaces: str | None = None,
         relay: _Relay | None = None,
+        more: list[Completion] | None = None,
     ) -> Candidate:
         # Built from validated parts (the request's messages, the member's and the strategy's params),
         # so not validated again: for a panel of N that would copy every message N times.
@@ -366,6 +410,8 @@ class Panel:
         try:
             if self.cache is not None and (hit := self.cache.get(member, call)) is not None:
                 completion, recorded_latency = hit
+                if more is not None:
+                    more.extend(completion.more)
                 if relay is not None:
                     pieces = [{"index": i, **c} for i, c in enumerate(completion.tool_calls or [])]
                     relay(StreamDelta(text=completion.text, tool_calls=pieces or None))
@@ -403,6 +449,8 @@ class Panel:
                 member, role, started, tries.count, error=_as_error(exc), replaces=replaces
             )
         else:
+            if more is not None:
+                more.extend(completion.more)
             candidate = self._record(
                 member, role, started, tries.count, completion=completion, replaces=replaces
             )
@@ -686,13 +734,21 @@ class Fanout:
         self._group = asyncio.TaskGroup()
         self._tasks: list[asyncio.Task[None]] = []
         self._received = 0
+        self._expected = len(members)
         self._span: Span = NO_SPAN
 
     async def __aenter__(self) -> Fanout:
         await self._group.__aenter__()
         self._span, context = self._panel.tracer.fanout(self._role, self._members)  # the tasks' parent
-        for member in self._members:
-            task = self._group.create_task(self._one(member), name=f"call:{member.name}", context=context)
+        self._expected = len(self._members)
+        for unit in self._panel.batches(self._members):
+            if len(unit) == 1:
+                task = self._group.create_task(
+                    self._one(unit[0]), name=f"call:{unit[0].name}", context=context
+                )
+            else:
+                name = f"samples:{unit[0].sample_of}"
+                task = self._group.create_task(self._samples(unit), name=name, context=context)
             self._tasks.append(task)
         return self
 
@@ -710,7 +766,7 @@ class Fanout:
         return self
 
     async def __anext__(self) -> Candidate:
-        if self._received >= len(self._tasks):
+        if self._received >= self._expected:
             raise StopAsyncIteration
         candidate = await self._queue.get()
         self._received += 1
@@ -718,7 +774,11 @@ class Fanout:
 
     @property
     def pending(self) -> int:
-        return len(self._tasks) - self._received
+        return self._expected - self._received
+
+    async def _samples(self, seats: list[Member]) -> None:
+        for candidate in await self._panel.samples(seats, self._messages, self._params, self._role):
+            self._queue.put_nowait(candidate)
 
     async def _one(self, member: Member) -> None:
         candidate = await self._panel.call(

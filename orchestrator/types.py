@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Call",
@@ -204,6 +204,13 @@ class Member(BaseModel):
     max_retries: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
+    samples: int = Field(default=1, ge=1, le=32)
+    """Self-consistency: the member sits on its teams as this many voters (seats ``NAME#1`` ..
+    ``NAME#k``), each a sample of the same model with its own seed. The seats send the same
+    messages to the same model as the member itself, so the policy's check of the member covers
+    them; a provider that takes ``n`` is asked once with ``n = k``."""
+    sample_of: str | None = None
+    """On a seat: the member it samples (set by :meth:`seats`, not in configs)."""
     requests_per_minute: int | None = Field(default=None, ge=1)  # shared limits: orchestrator/state
     tokens_per_minute: int | None = Field(default=None, ge=1)
 
@@ -211,6 +218,33 @@ class Member(BaseModel):
     @classmethod
     def _upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value
+
+    @model_validator(mode="after")
+    def _samples_need_sampling(self) -> Member:
+        if self.samples > 1 and self.params.get("temperature") == 0:
+            raise ValueError(
+                f"samples = {self.samples} with temperature = 0 gives {self.samples} identical answers that"
+                " always vote together; set a temperature above 0 (e.g. 0.7) in its params"
+            )
+        return self
+
+    def seats(self) -> list[Member]:
+        """The voters this member is on a team: itself, or ``samples`` seats with consecutive seeds.
+
+        >>> [(m.name, m.params["seed"]) for m in Member(name="q", provider="p", model="m",
+        ...     samples=2, params={"seed": 7}).seats()]
+        [('q#1', 7), ('q#2', 8)]
+        """
+        if self.samples <= 1:
+            return [self]
+        seats = []
+        for i in range(self.samples):
+            params = dict(self.params)
+            if isinstance(params.get("seed"), int):
+                params["seed"] = params["seed"] + i
+            update = {"name": f"{self.name}#{i + 1}", "samples": 1, "sample_of": self.name, "params": params}
+            seats.append(self.model_copy(update=update))
+        return seats
 
     def cost_of(self, usage: Usage) -> float | None:
         if self.input_cost_per_token is None and self.output_cost_per_token is None:
@@ -250,6 +284,8 @@ class Completion(BaseModel):
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     logprobs: dict[str, Any] | None = None  # the backend's token log-probabilities, when asked for
+    more: list[Completion] = Field(default_factory=list)
+    """The other choices of a call made with ``n > 1`` (their usage is counted on the first)."""
 
 
 class Embeddings(BaseModel):

@@ -73,6 +73,8 @@ class OpenAICompatOptions(BaseModel):
 class OpenAICompatProvider:
     """One member on an OpenAI-compatible server (``POST {api_base}/chat/completions``)."""
 
+    max_n = 16
+    """A member's sample seats are asked in one request with ``n`` up to this many."""
     Options = OpenAICompatOptions
 
     def __init__(self, member: Member, context: ProviderContext) -> None:
@@ -97,19 +99,27 @@ class OpenAICompatProvider:
         data = self._json(response.content)
         choice = self._first_choice(data)
         try:
-            message = choice.get("message") or {}
-            text = choice.get("text") if self._style == "completion" else message.get("content")
-            logprobs = choice.get("logprobs")
-            return self._completion(
-                text=text or "",
-                model=data.get("model"),
-                usage=usage_from(data.get("usage")),
-                finish_reason=choice.get("finish_reason"),
-                tool_calls=message.get("tool_calls") or None,
-                logprobs=logprobs if isinstance(logprobs, dict) else None,
-            )
+            completion = self._choice(choice, data.get("model"), usage_from(data.get("usage")))
+            if isinstance(call.params.get("n"), int) and call.params["n"] > 1:  # one request, n samples
+                others = [c for c in data["choices"] if isinstance(c, dict) and c is not choice]
+                more = [self._choice(c, data.get("model"), Usage()) for c in others]
+                completion = completion.model_copy(update={"more": more})
         except (AttributeError, TypeError, ValueError) as exc:  # fields of the wrong type
             raise self._malformed(f"unexpected field types ({type(exc).__name__})") from exc
+        return completion
+
+    def _choice(self, choice: dict[str, Any], model: str | None, usage: Usage | None) -> Completion:
+        message = choice.get("message") or {}
+        text = choice.get("text") if self._style == "completion" else message.get("content")
+        logprobs = choice.get("logprobs")
+        return self._completion(
+            text=text or "",
+            model=model,
+            usage=usage,
+            finish_reason=choice.get("finish_reason"),
+            tool_calls=message.get("tool_calls") or None,
+            logprobs=logprobs if isinstance(logprobs, dict) else None,
+        )
 
     async def stream(self, call: Call) -> AsyncIterator[StreamDelta]:
         path, body = self._request(call, stream=True)
@@ -358,7 +368,25 @@ def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -
     if template is None:
         return question
     system = "\n".join(m.text() for m in parsed if m.role == "system")
-    return template.format(question=question, system=system)
+    return template.format(question=_without_cue(question, template), system=system)
+
+
+def _without_cue(question: str, template: str) -> str:
+    r"""``question`` without a trailing answer cue the template adds itself, and without trailing blanks.
+
+    A question that already ends in "Answer:" would otherwise reach the model as
+    "...Answer:\nAnswer:", and a base model stopped at the newline answers nothing.
+
+    >>> _without_cue("2+2?\nAnswer:", "Question: {question}\nAnswer:")
+    '2+2?'
+    >>> _without_cue("Pick one.\n", "Q: {question}\nA:")
+    'Pick one.'
+    """
+    question = question.rstrip()
+    cue = template.rpartition("{question}")[2].strip()
+    if cue and "{" not in cue and question.endswith(cue):
+        question = question.removesuffix(cue).rstrip()
+    return question
 
 
 def _transport_for(base_url: str) -> dict[str, Any]:

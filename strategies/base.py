@@ -12,6 +12,7 @@ text/code matcher knobs (``text_match``, ``text_threshold``, ``tests``,
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -45,6 +46,9 @@ __all__ = [
     "verdict_of",
 ]
 
+_CATEGORY: contextvars.ContextVar[str | None] = contextvars.ContextVar("shoal_route_category", default=None)
+"""The router's category of the request a strategy runs for (set by :meth:`BaseStrategy.begin`)."""
+
 SINGLE_ANSWER_CONFIDENCE = 0.5  # an answer no one cross-checked is no surer than a coin flip on agreement
 
 
@@ -62,6 +66,9 @@ class StrategyOptions(BaseModel):
     text_threshold: float | None = Field(default=None, gt=0, le=1)
     tests: str | None = None
     test_timeout_s: float = Field(default=5.0, gt=0)
+    weights: dict[str, dict[str, float]] | None = None
+    """Member weights per router category (``default``: the rest), e.g. learned by
+    ``shoal bench --emit-weights``; a member they do not name keeps its own ``weight``."""
 
     def references(self) -> list[tuple[str, str, str]]:
         """``(option key, "member" | "strategy", name)`` for every name the options refer to."""
@@ -112,12 +119,23 @@ class BaseStrategy:
         return Tally(
             request.question(),
             self.settings(request),
-            {m.name: m.weight for m in members},
+            {m.name: self.weight_of(m, request) for m in members},
             tools=bool(request.params.get("tools")),
         )
 
+    def weight_of(self, member: Member, request: Request) -> float:
+        """The member's vote weight: the learned one for the request's category, else its own."""
+        weights = self.options.weights
+        if not weights:
+            return member.weight
+        category = request.tags.category or _CATEGORY.get()
+        table = weights.get(category or "") or weights.get("default") or {}
+        return float(table.get(member.sample_of or member.name, member.weight))
+
     def begin(self, ctx: StrategyContext) -> None:
         ctx.panel.ledger.tighten(self.options.max_calls, self.options.max_cost_usd)
+        if ctx.route.category not in ("nested", "direct"):  # a nested stage keeps the request's category
+            _CATEGORY.set(ctx.route.category)
 
     async def synthesised(self, tally: Tally, text: str, notes: list[str], how: str, nobody: str) -> Verdict:
         """The verdict on a written answer (aggregator, chairman): confidence = share agreeing with it."""

@@ -28,6 +28,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,12 +136,29 @@ def served(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
         assert proc.stdout is not None
         banner = [proc.stdout.readline() for _ in range(3)]
         assert banner[0].startswith("shoal serve: http://"), banner
-        return banner[0].split(": ", 1)[1].strip().removesuffix("/v1"), [b.strip() for b in banner]
+        address = banner[0].split(": ", 1)[1].strip().removesuffix("/v1")
+        _wait_until_up(address)  # the banner is printed before the socket accepts
+        return address, [b.strip() for b in banner]
 
     yield start
     for proc in procs:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def _wait_until_up(address: str, within_s: float = 60.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{address}/health", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def needs_skip(block: Block) -> str | None:
@@ -155,6 +173,10 @@ def test_readme_block_runs(block: Block, tmp_path: Path, served: callable) -> No
     reason = needs_skip(block)
     if reason:
         pytest.skip(reason)
+    if block.language == "sh" and "curl " in block.text and DEFAULT_ADDRESS in block.text:
+        # the proxy's curl examples (their output lines are illustrative, with ellipses) are run,
+        # and their answers checked field by field, by tests/proxy/test_readme_curl.py
+        pytest.skip("run by tests/proxy/test_readme_curl.py")
     text = block.text
     starts_own = block.language == "sh" and any(c.startswith("shoal serve") for c, _ in commands(text))
     if DEFAULT_ADDRESS in text and not starts_own:

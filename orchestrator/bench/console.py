@@ -33,6 +33,9 @@ class BenchRequest:
     code_timeout_s: float = 10.0
     emit_routes: Path | None = None
     route_margin: float = 0.02
+    emit_thresholds: Path | None = None
+    max_wrong: float = 0.05
+    emit_weights: Path | None = None
 
 
 def parse_simulate(spec: str) -> dict[str, Any]:
@@ -82,6 +85,7 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
 
     items, info = load_items(request.dataset)
     items = select(items, limit=request.limit, sample=request.sample)
+    check_tuning_size(request, len(items))
     if request.sample is not None:
         info = {**info, "sample_seed": request.sample}
     config = _config(request)
@@ -135,6 +139,7 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
     print_summary(summary, Console())
     if request.emit_routes is not None:
         written.append(_emit_routes(request, config, items, outcome))
+    written += _emit_tuning(request, items, outcome)
     if outcome.replay_misses:
         err.print(
             f"[yellow]{outcome.replay_misses} calls were not in the cache; replay made no call and counted "
@@ -142,6 +147,38 @@ def run_bench(request: BenchRequest, *, ensure_models: Callable[..., None] | Non
         )
     Console().print("wrote " + ", ".join(str(p) for p in [request.out / "results.jsonl", *written]))
     return 0
+
+
+def check_tuning_size(request: BenchRequest, items: int) -> None:
+    """Refuse, before any call, an --emit-* on a run with fewer items than it needs."""
+    from orchestrator.bench.tuning import MIN_WEIGHT_ITEMS, needed_for_thresholds
+
+    if request.emit_thresholds is not None and items < (need := needed_for_thresholds(request.max_wrong)):
+        raise UsageError(
+            f"--emit-thresholds --max-wrong {request.max_wrong:g} needs at least {need} items"
+            f" (3 / max-wrong); this run has {items}: raise --limit or --max-wrong"
+        )
+    if request.emit_weights is not None and items < MIN_WEIGHT_ITEMS:
+        raise UsageError(
+            f"--emit-weights needs at least {MIN_WEIGHT_ITEMS} items; this run has {items}: raise --limit"
+        )
+    if request.emit_weights is not None and not request.members:
+        raise UsageError("--emit-weights learns from each member alone; drop --no-members")
+
+
+def _emit_tuning(request: BenchRequest, items: list[Any], outcome: Any) -> list[Path]:
+    from orchestrator.bench.tuning import choose_thresholds, learn_weights, write_thresholds, write_weights
+
+    source = f"{request.dataset}, {len(items)} items, run {request.out}"
+    written: list[Path] = []
+    if request.emit_thresholds is not None:
+        chosen = choose_thresholds(outcome.rows, outcome.strategies, request.max_wrong)
+        written.append(write_thresholds(request.emit_thresholds, chosen, request.max_wrong, source))
+    if request.emit_weights is not None:
+        written.append(
+            write_weights(request.emit_weights, learn_weights(outcome.rows, outcome.members), source)
+        )
+    return written
 
 
 def _emit_routes(request: BenchRequest, config: Any, items: list[Any], outcome: Any) -> Path:

@@ -4,6 +4,9 @@
   per item when every call was free), strategies and members alone, with the
   Pareto frontier: the points no other point beats on both accuracy and cost.
 - ``error_correlation.png``: the members' error correlation as a heatmap.
+- ``reliability.png``: the reliability diagram of each strategy's confidence
+  (accuracy against mean confidence per bin, bin counts as bars), and its
+  risk-coverage curve.
 """
 
 from __future__ import annotations
@@ -39,7 +42,54 @@ def draw_all(summary: Mapping[str, Any], out: Path) -> list[Path]:
     panel = summary.get("panel")
     if panel and len(panel["members"]) >= 2:
         written.append(_error_heatmap(panel, out / "error_correlation.png"))
+    if any(s.get("calibration") for s in summary["strategies"].values()):
+        written.append(draw_reliability(summary, out / "reliability.png"))
     return written
+
+
+def draw_reliability(summary: Mapping[str, Any], path: Path) -> Path:
+    """Reliability diagram (left) and risk-coverage curves (right) of the strategies."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=120)
+    left.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    counts = left.twinx()
+    entries = [(n, s["calibration"]) for n, s in summary["strategies"].items() if s.get("calibration")]
+    width = 0.1 / max(1, len(entries))
+    for k, (name, cal) in enumerate(entries):
+        filled = [b for b in cal["ece_bins"] if b["n"]]
+        xs = [b["confidence"] for b in filled]
+        ys = [b["accuracy"] for b in filled]
+        ece = "-" if cal["ece"] is None else f"{cal['ece']:.3f}"
+        (line,) = left.plot(xs, ys, marker="o", label=f"{name} (ECE {ece})")
+        counts.bar(
+            [b["low"] + width * (k + 0.5) for b in cal["ece_bins"]],
+            [b["n"] for b in cal["ece_bins"]],
+            width=width,
+            alpha=0.2,
+            color=line.get_color(),
+        )
+        curve = cal["risk_coverage"]
+        aurc = "-" if cal["aurc"] is None else f"{cal['aurc']:.3f}"
+        right.plot(
+            [p["coverage"] for p in curve],
+            [p["risk"] for p in curve],
+            marker=".",
+            color=line.get_color(),
+            label=f"{name} (AURC {aurc})",
+        )
+    left.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (bin mean)", ylabel="accuracy in bin")
+    counts.set_ylabel("items per bin (bars)")
+    left.set_title("Reliability")
+    left.legend(loc="upper left", fontsize=7)
+    right.set(xlim=(0, 1), ylim=(0, 1), xlabel="coverage (share of items answered)")
+    right.set_ylabel("risk (share of the answers that is wrong)")
+    right.set_title("Risk-coverage (most confident first)")
+    right.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _accuracy_cost(summary: Mapping[str, Any], path: Path) -> Path:

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.bench.calibration import calibration_stats, selective_vs
+from orchestrator.bench.diagnostics import warnings_for
 from orchestrator.bench.runner import MEMBER_PREFIX, RESULTS, BenchOutcome, _read_rows, _write_atomic
 from orchestrator.bench.stats import mcnemar, panel_stats, strategy_stats
 from orchestrator.errors import UsageError
@@ -29,12 +31,24 @@ def build_summary(outcome: BenchOutcome, dataset: Mapping[str, Any]) -> dict[str
         return strategy_stats(rows, None if name == outcome.baseline else base)
 
     members = {m: by_strategy.get(MEMBER_PREFIX + m, {}) for m in outcome.members}
+    panel = panel_stats(members, outcome.item_ids) if outcome.members else None
+    strategies = {s: stats_of(s) for s in outcome.strategies}
+    member_stats = {m: stats_of(MEMBER_PREFIX + m) for m in outcome.members}
+    best = panel["best_single"]["member"] if panel else None
+    reference = list(members[best].values()) if best else []
+    for key, stats in [*strategies.items(), *((MEMBER_PREFIX + m, v) for m, v in member_stats.items())]:
+        rows = list(by_strategy.get(key, {}).values())
+        stats["calibration"] = calibration_stats(rows)
+        if reference:
+            coverage = sum(1 for r in reference if r["status"] in ("correct", "wrong")) / len(reference)
+            stats["selective"] = {"reference": best, **selective_vs(rows, reference, coverage)}
     return {
         "dataset": {**dataset, "items": len(outcome.item_ids)},
         "baseline": outcome.baseline,
-        "strategies": {s: stats_of(s) for s in outcome.strategies},
-        "members": {m: stats_of(MEMBER_PREFIX + m) for m in outcome.members},
-        "panel": panel_stats(members, outcome.item_ids) if outcome.members else None,
+        "strategies": strategies,
+        "members": member_stats,
+        "panel": panel,
+        "warnings": warnings_for(outcome.rows, outcome.members),
         "run": {
             "complete": outcome.complete,
             "rows": len(outcome.rows),
@@ -161,6 +175,7 @@ def render_markdown(summary: Mapping[str, Any], figures: Sequence[str] = ()) -> 
         "",
         *_md_table(STRATEGY_COLUMNS, [strategy_row(n, s) for n, s in summary["strategies"].items()]),
     ]
+    lines += render_calibration(summary)
     panel = summary.get("panel")
     if panel:
         lines += [
@@ -197,6 +212,8 @@ def render_markdown(summary: Mapping[str, Any], figures: Sequence[str] = ()) -> 
                 ],
             ),
         ]
+    if summary.get("warnings"):
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in summary["warnings"])]
     for figure in figures:
         lines += ["", f"![{figure}]({figure})"]
     lines += [
@@ -210,6 +227,80 @@ def render_markdown(summary: Mapping[str, Any], figures: Sequence[str] = ()) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+CALIBRATION_COLUMNS = (
+    "strategy",
+    "ECE (10 bins)",
+    "Brier",
+    "AURC",
+    "wrong/item at the best member's coverage",
+    "vs best member [95% CI]",
+    "accuracy by confidence band",
+)
+
+
+def _band_text(bands: Sequence[Mapping[str, Any]]) -> str:
+    return " · ".join(
+        f"{b['low']:.1f}-{b['high']:.1f}: {pct(b['accuracy'])} (n={b['n']})" for b in bands if b["n"]
+    )
+
+
+def calibration_row(name: str, s: Mapping[str, Any]) -> list[str]:
+    cal = s.get("calibration") or {}
+    sel = s.get("selective") or {}
+    diff = sel.get("diff")
+    vs = "-" if diff is None else f"{100 * diff:+.1f} pts {ci(sel.get('diff_ci95'))}"
+    wrong = "-" if sel.get("wrong") is None else f"{pct(sel['wrong'])} at {pct(sel['coverage'])}"
+    if sel.get("reached") is not None and sel["reached"] < sel["coverage"] - 1e-9:
+        wrong += f" (answers only {pct(sel['reached'])})"
+    return [
+        name,
+        num(cal.get("ece"), 3),
+        num(cal.get("brier"), 3),
+        num(cal.get("aurc"), 3),
+        wrong,
+        vs,
+        _band_text(cal.get("bands") or []),
+    ]
+
+
+def render_calibration(summary: Mapping[str, Any]) -> list[str]:
+    """The calibration and selective-answering section of report.md."""
+    members = [(MEMBER_PREFIX + m, s) for m, s in summary["members"].items()]
+    entries = [*summary["strategies"].items(), *members]
+    if not any(s.get("calibration") for _, s in entries):
+        return []
+    reference = next((s["selective"]["reference"] for _, s in entries if s.get("selective")), None)
+    lines = [
+        "",
+        "## Confidence: calibration and selective answering",
+        "",
+        "ECE: expected calibration error of the verdict's confidence over 10 equal bins (answered items);"
+        " Brier: mean squared gap between confidence and correctness; AURC: area under the"
+        " risk-coverage curve (answer the most confident items first; lower is better)."
+        + (
+            f" The selective figure answers each strategy's most confident items, as many as the best"
+            f" single member `{reference}` answers, and counts the wrong answers per item; the interval"
+            " of the difference is a paired bootstrap (negative: fewer wrong answers than that member)."
+            if reference
+            else ""
+        ),
+        "",
+        *_md_table(CALIBRATION_COLUMNS, [calibration_row(n, s) for n, s in entries]),
+        "",
+        "Items per confidence bin (0.0-0.1, ..., 0.9-1.0):",
+        "",
+        *_md_table(
+            ["strategy", *(f"{b / 10:.1f}" for b in range(10))],
+            [
+                [n, *(str(b["n"]) for b in s["calibration"]["ece_bins"])]
+                for n, s in entries
+                if s.get("calibration")
+            ],
+        ),
+    ]
+    return lines
 
 
 TERMINAL_COLUMNS = (
@@ -283,6 +374,19 @@ def print_summary(summary: Mapping[str, Any], console: Any) -> None:
             if j > i
         ]
         console.print("error correlation: " + ", ".join(pairs))
+    for name, stats in summary["strategies"].items():
+        cal, sel = stats.get("calibration") or {}, stats.get("selective") or {}
+        line = f"{name}: ECE {num(cal.get('ece'), 3)} · Brier {num(cal.get('brier'), 3)}"
+        line += f" · AURC {num(cal.get('aurc'), 3)}"
+        if sel.get("wrong") is not None:
+            line += (
+                f" · wrong/item at {pct(sel.get('reached', sel['coverage']))} coverage {pct(sel['wrong'])}"
+                f" vs {sel['reference']} {pct(sel['reference_wrong'])}"
+                f" ({100 * sel['diff']:+.1f} pts {ci(sel['diff_ci95'])})"
+            )
+        console.print(line, highlight=False)
+    for warning in summary.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     run = summary["run"]
     console.print(
         f"{run['new_calls']} new model calls, {run['cached_calls']} from the cache, "

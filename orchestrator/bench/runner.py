@@ -18,6 +18,7 @@ has changed since is run again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -132,11 +133,15 @@ class BenchRunner:
             section = self.config.strategy_config(name, self.registry)
             team = section.team or self.config.team_of(section)
             for member in self.config.team_members(team):
-                teams.setdefault(member.name, team)
+                teams.setdefault(member.sample_of or member.name, team)  # a sampled member answers once
         return teams
 
     def _bench_config(self) -> tuple[ShoalConfig, dict[tuple[str, str], str], dict[str, str]]:
-        """The config with one section per (strategy, answer type), and a fingerprint per strategy."""
+        """The config with one section per (strategy, answer type), and a fingerprint per strategy.
+
+        The strategies a strategy runs by name (a cascade's stages) get typed copies too, so
+        every stage compares answers the way the scorer does, not with ``answer_type = auto``.
+        """
         kinds = sorted({item.answer_type for item in self.items})
         strategies = dict(self.config.strategies)
         sections: dict[tuple[str, str], str] = {}
@@ -144,17 +149,39 @@ class BenchRunner:
         for name in self.run_order:
             base = self._base_section(name)
             team = base.team or self.config.team_of(base)
-            options_model = getattr(self.registry.strategy(base.kind), "Options", None)
-            takes_type = options_model is not None and "answer_type" in options_model.model_fields
             for kind in kinds:
-                options = base.options()
-                if takes_type and options.get("answer_type") in (None, "auto"):
-                    options["answer_type"] = kind
-                section = StrategyConfig(kind=base.kind, team=team, description=base.description, **options)
-                key = sections[(name, kind)] = f"{name}@{kind}"
-                strategies[key] = section
-            fingerprints[name] = _fingerprint(base, self.config.team_members(team))
+                sections[(name, kind)] = self._typed(name, base, kind, strategies)
+            stages = [strategies[k].model_dump() for k in sorted(strategies) if k.startswith(f"{name}>")]
+            fingerprints[name] = _fingerprint(base, self.config.team_members(team), stages)
         return self.config.model_copy(update={"strategies": strategies}), sections, fingerprints
+
+    def _typed(
+        self,
+        name: str,
+        base: StrategyConfig,
+        kind: str,
+        strategies: dict[str, StrategyConfig],
+        depth: int = 0,
+    ) -> str:
+        """Add the copy of ``base`` for items of answer type ``kind`` (and of its stages); its key."""
+        team = base.team or self.config.team_of(base)
+        strategy_class = self.registry.strategy(base.kind)
+        options_model = getattr(strategy_class, "Options", None)
+        takes_type = options_model is not None and "answer_type" in options_model.model_fields
+        options = base.options()
+        if takes_type and options.get("answer_type") in (None, "auto"):
+            options["answer_type"] = kind
+        if options_model is not None and depth < 8:  # stage references; config check refuses cycles
+            with contextlib.suppress(ValidationError):
+                for key, what, ref in options_model.model_validate(options).references():
+                    if what == "strategy" and isinstance(options.get(key), str):
+                        stage = self.config.strategy_config(ref, self.registry)
+                        stage_key = f"{name}>{ref}"
+                        options[key] = self._typed(stage_key, stage, kind, strategies, depth + 1)
+        section = StrategyConfig(kind=base.kind, team=team, description=base.description, **options)
+        key = f"{name}@{kind}"
+        strategies[key] = section
+        return key
 
     def _base_section(self, name: str) -> StrategyConfig:
         if name.startswith(MEMBER_PREFIX):
@@ -312,6 +339,7 @@ class BenchRunner:
             "error": error,
             "note": None,
             "notes": list(verdict.notes) if verdict is not None else [],
+            "category": verdict.route.category if verdict is not None and verdict.route else None,
             "candidates": [
                 {
                     "member": c.member,
@@ -360,9 +388,15 @@ def _question(item: BenchItem) -> str:
     return "\n".join([item.question, *options])
 
 
-def _fingerprint(section: StrategyConfig, members: Sequence[Member]) -> str:
+def _fingerprint(
+    section: StrategyConfig, members: Sequence[Member], stages: Sequence[dict[str, Any]] = ()
+) -> str:
     blob = json.dumps(
-        {"section": section.model_dump(), "members": [m.model_dump(mode="json") for m in members]},
+        {
+            "section": section.model_dump(),
+            "members": [m.model_dump(mode="json") for m in members],
+            **({"stages": list(stages)} if stages else {}),
+        },
         sort_keys=True,
         default=str,
     )

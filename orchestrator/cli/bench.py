@@ -87,6 +87,23 @@ def bench(
             "--route-margin", min=0, max=1, help="Accuracy a cheaper route may give up (0.02 = 2 pts)."
         ),
     ] = 0.02,
+    emit_thresholds: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-thresholds",
+            help="Write per strategy the abstain_below meeting --max-wrong with the most coverage (TOML).",
+        ),
+    ] = None,
+    max_wrong: Annotated[
+        float,
+        typer.Option(
+            "--max-wrong", min=0.001, max=1, help="Target share of wrong answers among those given (0.05)."
+        ),
+    ] = 0.05,
+    emit_weights: Annotated[
+        Path | None,
+        typer.Option("--emit-weights", help="Write learned member weights per category (TOML)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call to stderr.")] = False,
 ) -> None:
     """Benchmark strategies on a dataset: `shoal bench -d gsm8k -n 50 -s single,vote -o runs/gsm8k`."""
@@ -125,6 +142,9 @@ def bench(
         code_timeout_s=code_timeout,
         emit_routes=emit_routes,
         route_margin=route_margin,
+        emit_thresholds=emit_thresholds,
+        max_wrong=max_wrong,
+        emit_weights=emit_weights,
     )
     code = _guarded(run_bench, request, ensure_models=_ensure_local_models)
     if code:

@@ -187,6 +187,8 @@ def _tags_of(member: Member) -> set[str]:
         f"member:{member.name}",
         "*",
     }
+    if member.sample_of:  # a sample seat is its member to the policy: a rule naming the member covers it
+        tags.add(f"member:{member.sample_of}")
     if member.vendor:
         tags.add(f"vendor:{member.vendor}")
     if member.jurisdiction:

@@ -80,6 +80,7 @@ class LocalProvider:
             raise ConfigError(str(exc), key=f"members.{member.name}.options") from exc
         self.entry: CatalogModel | None = None if _is_path(member.model) else lookup(member.model, CATALOG)
         self._delegate: OpenAICompatProvider | None = None
+        self.max_n = self.options.n_parallel  # llama.cpp's server answers n <= its slots in one request
 
     @classmethod
     def model_store(cls, cache_dir: Path) -> ModelStore:

@@ -511,3 +511,17 @@ async def test_real_loopback_upstream_pools_connections_and_streams(tmp_path: Pa
 
     assert [path for path, _ in upstream.requests] == ["/v1/chat/completions"] * 4
     assert upstream.connections == 1  # every call, streamed or not, reused one pooled connection
+
+
+def test_a_question_ending_in_the_templates_answer_cue_does_not_get_it_twice() -> None:
+    """A base model prompted "...Answer:\\nAnswer:" and stopped at a newline answers nothing."""
+    from providers.local.catalog import lookup
+
+    template = lookup("gemma3-270m").prompt.template
+    assert template is not None
+    mmlu_style = "Largest planet?\n\nA. Mars\nB. Jupiter\nAnswer:"
+    prompt = prompt_from_messages([{"role": "user", "content": mmlu_style}], template)
+    assert prompt.endswith("Question: Largest planet?\n\nA. Mars\nB. Jupiter\nAnswer:")
+    assert "Answer:\nAnswer:" not in prompt
+    plain = prompt_from_messages([{"role": "user", "content": "Largest planet?\n"}], template)
+    assert plain.endswith("Question: Largest planet?\nAnswer:")

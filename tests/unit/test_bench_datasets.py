@@ -138,3 +138,19 @@ def test_prompt_and_labels_of_an_item() -> None:
     assert labels_for(item) == {"item": "p", "answer_type": "choice", "gold": "B", "n_choices": "2"}
     given = BenchItem(id="m", messages=[{"role": "user", "content": "hi"}], answer="x", answer_type="text")
     assert messages_for(given) == [{"role": "user", "content": "hi"}]
+
+
+def test_ja_numbers_reads_the_evals_file_format(tmp_path: Path) -> None:
+    from orchestrator.bench.sources import _read_ja_numbers
+
+    system = {"role": "system", "content": "Translate japanese written number into arabic numerals"}
+    path = tmp_path / "japanese_number_reading.jsonl"
+    path.write_text(
+        json.dumps({"input": [system, {"role": "user", "content": "一万三"}], "ideal": "10003"}) + "\n",
+        encoding="utf-8",
+    )
+    (item,) = _read_ja_numbers(path)
+    assert item.answer == "10003" and item.answer_type == "number" and item.meta["language"] == "ja"
+    assert item.messages is not None and item.messages[-1]["content"] == "一万三"
+    assert score(item, "10003").correct and not score(item, "1003").correct
+    assert DATASETS["ja-numbers"].size == 108

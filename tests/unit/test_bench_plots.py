@@ -43,6 +43,7 @@ def test_plots_and_report_for_extreme_outcomes(tmp_path: Path, status: str) -> N
         "report.html",
         "accuracy_cost.png",
         "error_correlation.png",
+        "reliability.png",
     ]
     assert all(f.stat().st_size > 0 for f in files)
     assert "n/a" in render_markdown(summary) or "-" in render_markdown(summary)

@@ -76,3 +76,44 @@ def test_critical_path_is_the_slowest_call_of_each_round() -> None:
     assert critical_path([]) == 0
     assert critical_path([c("a", "answer", 0.2), c("b", "answer", 0.5)]) == 0.5
     assert critical_path([c("a", "answer", 0.2), c("b", "answer", 0.5), c("j", "judge", 0.3)]) == 0.8
+
+
+def test_a_cascade_runs_its_stages_with_the_item_answer_type_and_its_notes_are_recorded(
+    tmp_path: Path,
+) -> None:
+    config = members(
+        '[strategies.strict]\nkind = "vote"\n'
+        '[strategies.steps]\nkind = "cascade"\nfirst = "vote"\nthen = "strict"\nescalate_below = 0.6\n'
+    )
+    runner = run(config, tmp_path, ["steps"])
+    typed = runner.bench_config.strategies
+    assert typed["steps@choice"].options()["first"] == "steps>vote@choice"
+    assert typed["steps>vote@choice"].options()["answer_type"] == "choice"
+    assert typed["steps>strict@number"].options()["answer_type"] == "number"
+    rows = {(r["item"], r["strategy"]): r for r in runner.outcome(complete=True).rows}
+    # typed as a choice, "B" and "The answer is B." agree: 2 of 3, no escalation
+    assert rows[("c1", "steps")]["status"] == "correct"
+    assert rows[("c1", "steps")]["notes"][0] == "steps>vote@choice: confidence 0.67 >= 0.60, no escalation"
+    assert rows[("n1", "member:a")]["notes"] == ["resting on a single answer (a), not cross-checked"]
+
+
+def test_the_summary_warns_about_empty_members_and_unusable_judges(tmp_path: Path) -> None:
+    from orchestrator.bench.report import build_summary, render_markdown
+
+    config = scripted_config(
+        {
+            "a": {"answers": ["42", "B"]},
+            "b": {"answers": ["41", "A"]},
+            "mute": {"answers": [""]},
+            "ref": {"answers": [" Y."]},
+        },
+        '[teams.panel]\nmembers = ["a", "b", "mute"]\n'
+        '[strategies.judged]\nkind = "judge"\nteam = "panel"\njudges = ["ref"]\n',
+    )
+    runner = run(config, tmp_path, ["judged"])
+    summary = build_summary(runner.outcome(complete=True), {"name": "t"})
+    warnings = summary["warnings"]
+    assert any(w.startswith("member mute: 2 of 2 answers (100%) are empty or unparseable") for w in warnings)
+    assert not any(w.startswith("member a:") for w in warnings)
+    assert any(w.startswith("judged: judge ref gave no usable pick in 2 of 2 judgements") for w in warnings)
+    assert "## Warnings" in render_markdown(summary)
