@@ -42,12 +42,27 @@ def _summary(values: list[float]) -> dict[str, float | None]:
     return {f"p{q}": _pct(values, q) for q in (50, 90, 99)} | {"max": max(values) if values else None}
 
 
+QUESTION = "What is six times seven?"
+_FILLER = (
+    "Context for the question below: the quarterly report lists 14 sites, 3 regions and 250 staff; "
+    "deliveries rose 7% on last year, and the team in Osaka opened a second office in March. "
+)
+
+
+def prompt_of(size: int) -> str:
+    """The question, after about ``size`` bytes of context text (none when ``size`` is 0)."""
+    if size <= len(QUESTION):
+        return QUESTION
+    context = (_FILLER * (size // len(_FILLER) + 1))[: size - len(QUESTION) - 1]
+    return context + "\n" + QUESTION
+
+
 class Client:
-    def __init__(self, url: str, model: str, stream: bool, key: str | None) -> None:
+    def __init__(self, url: str, model: str, stream: bool, key: str | None, prompt_bytes: int = 0) -> None:
         parts = urlsplit(url)
         self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
         body = json.dumps(
-            {"model": model, "messages": [{"role": "user", "content": "What is six times seven?"}]}
+            {"model": model, "messages": [{"role": "user", "content": prompt_of(prompt_bytes)}]}
             | ({"stream": True} if stream else {})
         ).encode()
         auth = f"authorization: Bearer {key}\r\n" if key else ""
@@ -153,7 +168,7 @@ async def closed_loop(client: Client, clients: int, requests: int) -> dict[str, 
 
 
 async def _main(args: argparse.Namespace) -> dict[str, object]:
-    client = Client(args.url, args.model, args.stream, args.key)
+    client = Client(args.url, args.model, args.stream, args.key, args.prompt_bytes)
     if args.closed:
         out = await closed_loop(client, args.closed, args.requests)
         elapsed = float(out["elapsed_s"])  # type: ignore[arg-type]
@@ -191,6 +206,7 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--closed", type=int, default=0, help="closed loop with this many clients")
     parser.add_argument("--requests", type=int, default=10000, help="requests in closed loop")
+    parser.add_argument("--prompt-bytes", type=int, default=0, help="context before the question")
     args = parser.parse_args()
     try:
         import uvloop

@@ -50,10 +50,36 @@ model = "fake"
 api_base = "{url}"
 max_concurrency = 4096
 max_retries = 0
+{panel}
+[teams.three]
+members = ["m0", "m1", "m2"]
+
+[teams.five]
+members = ["m0", "m1", "m2", "m3", "m4"]
+
+[strategies.vote3]
+kind = "vote"
+team = "three"
+
+[strategies.vote5]
+kind = "vote"
+team = "five"
 
 [server]
 max_concurrent_requests = 4096
 """
+PANEL_MEMBER = """
+[members.m{i}]
+provider = "openai_compat"
+model = "fake"
+api_base = "{url}"
+max_concurrency = 4096
+max_retries = 0
+"""
+# The rows of the sweep: name -> (model asked for, members per request). The ensembles run on
+# the same `shoal serve` as the pass-through row; their members are the same fake upstream.
+MODELS = {"direct": ("fake", 1), "shoal": ("fake", 1), "litellm": ("fake", 1)}
+ENSEMBLES = {"shoal vote3": ("shoal/vote3", 3), "shoal vote5": ("shoal/vote5", 5)}
 LITELLM_CONFIG = """
 model_list:
   - model_name: fake
@@ -137,7 +163,8 @@ def free_port() -> int:
 
 def start_shoal(tmp: Path, upstream: str, workers: int) -> tuple[subprocess.Popen[str], str, float]:
     config = tmp / "shoal.toml"
-    config.write_text(SHOAL_CONFIG.format(url=upstream), encoding="utf-8")
+    panel = "".join(PANEL_MEMBER.format(i=i, url=upstream) for i in range(5))
+    config.write_text(SHOAL_CONFIG.format(url=upstream, panel=panel), encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     started = time.monotonic()
@@ -204,9 +231,9 @@ def baseline_version() -> str:
     return done.stdout.strip() or "?"
 
 
-def load(url: str, *extra: str, stream: bool = False) -> dict[str, Any]:
+def load(url: str, *extra: str, stream: bool = False, model: str = "fake") -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.loadgen", "--url", url + "/chat/completions", "--model", "fake"]
+        [sys.executable, "-m", "benchmarks.loadgen", "--url", url + "/chat/completions", "--model", model]
         + (["--stream"] if stream else [])
         + list(extra),
         capture_output=True,
@@ -217,9 +244,9 @@ def load(url: str, *extra: str, stream: bool = False) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def measured(url: str, pid: int, *extra: str, stream: bool = False) -> dict[str, Any]:
+def measured(url: str, pid: int, *extra: str, stream: bool = False, model: str = "fake") -> dict[str, Any]:
     before = cpu_seconds(pid)
-    out = load(url, *extra, stream=stream)
+    out = load(url, *extra, stream=stream, model=model)
     after = cpu_seconds(pid)
     out["cpu_ms"] = (after - before) / max(1, out["sent"]) * 1000 if before and after else None
     return out
@@ -254,13 +281,14 @@ def sweep(
                     continue
                 url, pid = targets[name]
                 extra = ("--rate", str(rate), "--duration", str(args.duration), "--drain", "5")
-                run = measured(url, pid, *extra, stream=stream)
+                model = {**MODELS, **ENSEMBLES}[name][0]
+                run = measured(url, pid, *extra, stream=stream, model=model)
                 results.setdefault((name, rate), []).append(run)
                 p99 = run["latency_ms"]["p99"]
                 if not clean(run) or p99 is None or p99 > args.saturated_ms:
                     saturated.add(name)  # no point pushing it harder in this repeat
                 print(
-                    f"  [{'stream' if stream else 'json'} r{repeat}] {name:<8} {rate:>6.0f}/s "
+                    f"  [{'stream' if stream else 'json'} r{repeat}] {name:<11} {rate:>6.0f}/s "
                     f"ok {run['ok']}/{run['sent']} p50 {run['latency_ms']['p50']} p99 {p99} "
                     f"cpu {run['cpu_ms']} lag {run['sched_lag_p99_ms']:.2f}",
                     file=sys.stderr,
@@ -308,22 +336,75 @@ def report_json(
         + ["added p50 shoal/litellm"],
         rows,
     )
-    caps = {}
-    for name in ("direct", "shoal", "litellm"):
-        good = [
-            rate
-            for rate in rates
-            if (runs := results.get((name, rate)))
-            and all(clean(r) for r in runs)
-            and (p99 := med(runs, "latency_ms", "p99")) is not None
-            and p99 <= bound
-        ]
-        caps[name] = max(good) if good else 0.0
+    caps = {name: capacity(results, name, rates, bound) for name in ("direct", "shoal", "litellm")}
     ratio = caps["shoal"] / caps["litellm"] if caps["litellm"] else float("nan")
     print(
         f"\ncapacity (highest offered rate with p99 <= {bound:.0f} ms, no errors): "
         f"direct {caps['direct']:.0f}/s, shoal {caps['shoal']:.0f}/s, litellm {caps['litellm']:.0f}/s; "
         f"shoal/litellm {ratio:.2f}"
+    )
+    cpu = []
+    for rate in rates:
+        ours = med([r for r in results.get(("shoal", rate), []) if clean(r)], "cpu_ms")
+        theirs = med([r for r in results.get(("litellm", rate), []) if clean(r)], "cpu_ms")
+        if ours is not None and theirs:
+            cpu.append(f"{rate:.0f}/s {ours / theirs:.3f} (1/{theirs / ours:.1f})")
+    print(f"proxy CPU per request, shoal/litellm: {'; '.join(cpu) or '-'}")
+
+
+def capacity(
+    results: dict[tuple[str, float], list[dict[str, Any]]], name: str, rates: list[float], bound: float
+) -> float:
+    """The highest offered rate ``name`` served with p99 under ``bound`` and without errors."""
+    good = [
+        rate
+        for rate in rates
+        if (runs := results.get((name, rate)))
+        and all(clean(r) for r in runs)
+        and (p99 := med(runs, "latency_ms", "p99")) is not None
+        and p99 <= bound
+    ]
+    return max(good) if good else 0.0
+
+
+def report_ensembles(
+    results: dict[tuple[str, float], list[dict[str, Any]]], rates: list[float], bound: float
+) -> None:
+    """The ensembles beside the pass-through: added p50 over direct, CPU per request and per member."""
+    rows = []
+    for rate in rates:
+        d50 = med(results.get(("direct", rate), []), "latency_ms", "p50")
+        for name, members in (("shoal", 1), *((n, m) for n, (_, m) in ENSEMBLES.items())):
+            runs = results.get((name, rate), [])
+            if not runs:
+                continue
+            ok = [r for r in runs if clean(r)]
+            if len(ok) < len(runs):
+                rows.append([f"{rate:.0f}", name, members, "overloaded", "-", "-", "-", "-"])
+                continue
+            p50 = med(ok, "latency_ms", "p50")
+            cpu = med(ok, "cpu_ms")
+            rows.append(
+                [
+                    f"{rate:.0f}",
+                    name,
+                    members,
+                    fmt(p50 - d50 if p50 is not None and d50 is not None else None),
+                    fmt(med(ok, "latency_ms", "p99")),
+                    fmt(med(ok, "achieved_rate"), 0),
+                    fmt(cpu, 3),
+                    fmt(cpu / members if cpu is not None else None, 3),
+                ]
+            )
+    print_table(
+        "Ensembles through shoal serve, beside its pass-through (same server and upstream; medians; ms)",
+        ["rate/s", "row", "members", "added p50", "p99", "req/s", "cpu ms/req", "cpu ms/member"],
+        rows,
+    )
+    caps = {name: capacity(results, name, rates, bound) for name in ("shoal", *ENSEMBLES)}
+    print(
+        f"\ncapacity (p99 <= {bound:.0f} ms, no errors): "
+        + ", ".join(f"{name} {cap:.0f}/s" for name, cap in caps.items())
     )
 
 
@@ -429,6 +510,7 @@ def main() -> None:
                 "shoal": (shoal_url, shoal.pid),
                 "litellm": (litellm_url, litellm.pid),
             }
+            ensembles = {name: (shoal_url, shoal.pid) for name in ENSEMBLES}
             fresh = {name: rss_mb(pid) for name, (_, pid) in targets.items()}
             for _, (url, _) in targets.items():  # warm-up: imports, connection pools, caches
                 load(url, "--closed", "4", "--requests", "400")
@@ -448,8 +530,11 @@ def main() -> None:
                     ["proxy", "idle", "warm", "after", "growth", "ok", "req/s (closed, 16)"],
                     rows,
                 )
-            json_results = sweep(targets, args.rates, args, stream=False)
+            for name in ENSEMBLES:
+                load(shoal_url, "--closed", "4", "--requests", "200", model=ENSEMBLES[name][0])
+            json_results = sweep(targets | ensembles, args.rates, args, stream=False)
             report_json(json_results, args.rates, args.bound_ms)
+            report_ensembles(json_results, args.rates, args.bound_ms)
             stream_results = sweep(targets, args.stream_rates, args, stream=True)
             print(f"\nupstream stream: {args.chunks} chunks, {args.chunk_interval_ms:.0f} ms apart")
             report_stream(stream_results, args.stream_rates)

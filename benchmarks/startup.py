@@ -19,6 +19,7 @@ from benchmarks._util import print_table, timed_subprocess
 
 CASES = {
     "python (empty)": "pass",
+    "import pydantic, asyncio (floor)": "import asyncio\nfrom pydantic import BaseModel",
     "import orchestrator": "import orchestrator",
     "shoal --help": (
         "import sys, runpy; sys.argv = ['shoal', '--help']\n"

@@ -69,6 +69,8 @@ __all__ = ["Orchestrator", "OrchestratorProvider"]
 
 log = get_logger("shoal.engine")
 
+CHOSEN = "chosen"  # the category of a request whose strategy the caller named (not classified)
+
 Question = str | list[dict[str, Any]] | list[Message] | Request
 
 
@@ -311,11 +313,13 @@ class Orchestrator:
         return asyncio.run(once())
 
     def route(self, request: Request, *, strategy: str | None = None, team: str | None = None) -> Route:
-        route = self.router.route(request)
         if strategy is not None:
-            route = route.model_copy(
-                update={"strategy": strategy, "team": None, "reason": "chosen by caller"}
+            # The caller chose: the classifier would only label the request, so it is not asked.
+            route = Route(
+                category=request.tags.category or CHOSEN, strategy=strategy, reason="chosen by caller"
             )
+        else:
+            route = self.router.route(request)
         section = self.config.strategy_config(route.strategy, self.registry)
         chosen_team = team or route.team or self.config.team_of(section)
         self.config.team_members(chosen_team)

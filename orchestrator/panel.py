@@ -393,13 +393,15 @@ class Panel:
         relay: _Relay | None = None,
         more: list[Completion] | None = None,
     ) -> Candidate:
-        call = Call(
+        # Built from validated parts (the request's messages, the member's and the strategy's params),
+        # so not validated again: for a panel of N that would copy every message N times.
+        call = Call.model_construct(
             messages=messages,
             params={**member.params, **(params or {})},
             sample_index=sample_index,
             request_id=self.request_id,
             labels=self.labels,
-            sensitivity=self.clearance.sensitivity if self.clearance is not None else [],
+            sensitivity=list(self.clearance.sensitivity) if self.clearance is not None else [],
         )
         started = time.perf_counter()
         tries = _Tries()
@@ -524,12 +526,16 @@ class Panel:
         self, provider: Provider, member: Member, call: Call, relay: _Relay | None = None
     ) -> Completion:
         semaphore, throttler = self._gates.get(member)
-        # Waiting for the member's concurrency or rate limit counts against the deadline too.
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                await semaphore.acquire()
-        except TimeoutError:
-            raise self._late(member) from None
+        # Waiting for the member's concurrency or rate limit counts against the deadline too
+        # (a free slot is taken at once: no wait, so no timer to arm).
+        if semaphore.locked():
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    await semaphore.acquire()
+            except TimeoutError:
+                raise self._late(member) from None
+        else:
+            await semaphore.acquire()
         try:
             if throttler is not None:
                 try:
@@ -596,7 +602,7 @@ class Panel:
         cost = (
             completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
         )
-        candidate = Candidate(
+        candidate = Candidate.model_construct(  # from validated parts: a member, a completion, an error
             member=member.name,
             model=(completion.model if completion and completion.model else member.model),
             role=role,

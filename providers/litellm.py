@@ -210,7 +210,7 @@ class LiteLLMProvider:
         kwargs: dict[str, Any] = {
             **params,
             "model": self.member.model,
-            "messages": call.messages,
+            "messages": [dict(m) for m in call.messages],  # litellm may edit them; the panel shares them
             "timeout": self.member.timeout_s or DEFAULT_TIMEOUT_S,
             "num_retries": 0,
             "max_retries": 0,

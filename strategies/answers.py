@@ -43,6 +43,7 @@ __all__ = [
     "Key",
     "Matcher",
     "answer_key",
+    "answers_type",
     "cluster",
     "cluster_keys",
     "equivalent",
@@ -103,6 +104,11 @@ def infer_type(texts: Sequence[str], question: str = "") -> AnswerType:
     asked = question_type(question)
     if asked is not None:
         return asked
+    return answers_type(texts, question)
+
+
+def answers_type(texts: Sequence[str], question: str = "") -> AnswerType:
+    """:func:`infer_type` once the question has not said: what most answers look like."""
     if not texts:
         return "text"
     majority = len(texts) / 2

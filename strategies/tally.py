@@ -30,9 +30,10 @@ from strategies.answers import (
     AnswerSettings,
     Key,
     Matcher,
+    answers_type,
     cluster_keys,
-    infer_type,
     matcher_for,
+    question_type,
     tool_call_key,
 )
 
@@ -88,6 +89,7 @@ class Tally:
         self._kind: str | None = None
         self._matchers: dict[str, Matcher] = {}
         self._keys: dict[tuple[str, str], Key] = {}
+        self._asked: tuple[str | None] | None = None
         self._inferred: tuple[int, str] | None = None
         self._clustered: tuple[tuple[str, int], list[Cluster]] | None = None
         self._contenders = 0
@@ -115,7 +117,7 @@ class Tally:
         todo = list(dict.fromkeys(t for t in texts if (matcher.kind, t) not in self._keys))
         if not todo or (matcher.blocking and len(texts) < 2):
             return
-        if matcher.blocking:
+        if _off_loop(matcher, todo):
             keys = await asyncio.to_thread(lambda: [matcher.key(t) for t in todo])
         else:
             keys = [matcher.key(t) for t in todo]
@@ -146,10 +148,15 @@ class Tally:
     def matcher(self) -> Matcher:
         wanted: str = self.settings.answer_type
         if wanted == "auto":
+            if self._asked is None:  # what the question asks for does not change: read it once
+                self._asked = (question_type(self.question),)
             count = len(self.candidates)
-            if self._inferred is None or self._inferred[0] != count:
-                self._inferred = (count, infer_type(self._texts(), self.question))
-            wanted = self._inferred[1]
+            if self._asked[0] is not None:
+                wanted = self._asked[0]
+            else:
+                if self._inferred is None or self._inferred[0] != count:
+                    self._inferred = (count, answers_type(self._texts(), self.question))
+                wanted = self._inferred[1]
         if wanted not in self._matchers:
             self._matchers[wanted] = matcher_for(wanted, self.question, (), self.settings)  # type: ignore[arg-type]
         return self._matchers[wanted]
@@ -235,7 +242,10 @@ class Tally:
         matcher = self.matcher()
         cached = self._keys.get((matcher.kind, text))
         if cached is None:
-            cached = await asyncio.to_thread(matcher.key, text) if matcher.blocking else matcher.key(text)
+            if _off_loop(matcher, [text]):
+                cached = await asyncio.to_thread(matcher.key, text)
+            else:
+                cached = matcher.key(text)
             self._keys[(matcher.kind, text)] = cached
             self._clustered = None  # a lone answer keyed now may join a cluster
         return cached
@@ -277,6 +287,12 @@ class Tally:
         """Whether the leader stays ahead even if every ``outstanding`` weight joins the runner-up."""
         first, second = self.lead()
         return first > 0 and first > second + outstanding
+
+
+def _off_loop(matcher: Matcher, texts: list[str]) -> bool:
+    """Whether keying ``texts`` goes to a worker thread: a blocking matcher's, unless the batch is
+    shorter than the matcher's ``inline_chars`` (cheaper on the loop than the thread's hop)."""
+    return matcher.blocking and sum(map(len, texts)) >= getattr(matcher, "inline_chars", 0)
 
 
 def short_text(text: str, limit: int = 60) -> str:

@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 
@@ -46,6 +47,7 @@ class ApiKeys:
         return matched
 
 
+@functools.lru_cache(maxsize=256)  # every request's Host header is checked; few distinct ones
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

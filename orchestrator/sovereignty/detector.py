@@ -176,25 +176,42 @@ def _private_keys(text: str) -> Iterator[Finding]:
         yield Finding("private_key", m.start(), m.end())
 
 
+# What a match of each case-insensitive pattern must contain: text holding none of these words
+# cannot match it, and testing for them costs far less than the pattern (a prompt of 1 MB).
+_BEARER_WORDS = ("bearer", "token")
+_SECRET_WORDS = ("key", "secret", "token", "credential")
+_PASSWORD_WORDS = ("pwd", "pass", "pin")
+
+
+def _may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """Whether ``text`` may match a case-insensitive pattern that needs one of ``words``. Text that
+    is not ASCII always may: the pattern's case folding reaches beyond ``str.lower`` (the Kelvin
+    sign is a ``k``), and the Japanese alternatives are not ASCII."""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
 def _api_keys(text: str) -> Iterator[Finding]:
     for m in _VENDOR_KEYS.finditer(text):
         yield Finding("api_key", m.start(), m.end())
-    for m in _BEARER.finditer(text):
+    for m in _BEARER.finditer(text) if _may_hold(text, _BEARER_WORDS) else ():
         if _looks_random(m.group(1)):
             yield Finding("api_key", m.start(1), m.end(1))
-    for m in _SECRET_NAMES.finditer(text):
+    for m in _SECRET_NAMES.finditer(text) if _may_hold(text, _SECRET_WORDS) else ():
         value = m.group(1)
         if _TOKEN_SHAPE.fullmatch(value) and not _PLACEHOLDER.match(value) and _looks_random(value):
             yield Finding("api_key", m.start(1), m.end(1))
 
 
 def _passwords(text: str) -> Iterator[Finding]:
-    for m in _PASSWORD_NAMES.finditer(text):
+    for m in _PASSWORD_NAMES.finditer(text) if _may_hold(text, _PASSWORD_WORDS) else ():
         group = 1 if m.group(1) is not None else 2
         value = m.group(group)
         if len(value) >= 4 and not _PLACEHOLDER.match(value):
             yield Finding("password", m.start(group), m.end(group))
-    for m in _URL_CREDENTIALS.finditer(text):
+    for m in _URL_CREDENTIALS.finditer(text) if "://" in text else ():
         if not _PLACEHOLDER.match(m.group(1)):
             yield Finding("password", m.start(1), m.end(1))
 

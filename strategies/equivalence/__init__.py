@@ -37,6 +37,9 @@ class Matcher(Protocol):
     kind: str
     blocking: bool  # keying runs code or a model: call it off the event loop
 
+    # A blocking matcher may also set ``inline_chars``: a batch of answers shorter than that in
+    # total is keyed on the loop, where it costs less than the hop to a worker thread.
+
     def key(self, text: str) -> Key: ...
 
     def same(self, a: Key, b: Key) -> bool: ...

@@ -135,6 +135,27 @@ async def test_messages_params_and_tags_reach_the_verdict() -> None:
     assert verdict.latency_s > 0
 
 
+class Refusing:
+    """A classifier that must not be asked."""
+
+    def classify(self, text: str) -> None:
+        raise AssertionError(f"classified {text!r} although the strategy was chosen")
+
+
+async def test_a_chosen_strategy_is_not_classified() -> None:
+    config = parse_config(scripted_toml({"a": {"answers": ["42"]}}), source="t.toml")
+    orch = Orchestrator(config, classifier=Refusing())  # type: ignore[arg-type]
+    verdict = await orch.run("What is six times seven?", strategy="vote")
+    assert verdict.answer == "42"
+    assert verdict.route is not None
+    assert (verdict.route.category, verdict.route.strategy) == ("chosen", "vote")
+    assert verdict.route.reason == "chosen by caller"
+    tagged = await orch.run("Write a poem", strategy="vote", tags={"category": "creative"})
+    assert tagged.route is not None and tagged.route.category == "creative"
+    with pytest.raises(AssertionError, match="classified"):
+        await orch.run("What is six times seven?")
+
+
 def test_public_api_is_pinned() -> None:
     assert sorted(orchestrator.__all__) == sorted(
         [
