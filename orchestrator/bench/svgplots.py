@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from orchestrator.bench.calibration import points as answered
+from orchestrator.bench.calibration import reliability
+
 __all__ = [
     "accuracy_cost_svg",
     "heatmap_svg",
@@ -34,38 +37,24 @@ def colour(k: int) -> str:
     return PALETTE[k % len(PALETTE)]
 
 
-def _answered(rows: Sequence[Row]) -> list[tuple[float, bool]]:
-    return [
-        (float(r["confidence"]), r["status"] == "correct")
-        for r in rows
-        if r["status"] in ("correct", "wrong") and r.get("confidence") is not None
-    ]
-
-
 def reliability_bins(rows: Sequence[Row], n_bins: int = 10) -> list[dict[str, Any]]:
-    """Equal-width confidence bins of the answered rows: count, mean confidence, accuracy."""
-    points = _answered(rows)
-    bins = []
-    for b in range(n_bins):
-        low, high = b / n_bins, (b + 1) / n_bins
-        inside = [(c, ok) for c, ok in points if low <= c < high or (b == n_bins - 1 and c == high)]
-        n = len(inside)
-        bins.append(
-            {
-                "low": round(low, 6),
-                "high": round(high, 6),
-                "n": n,
-                "confidence": round(sum(c for c, _ in inside) / n, 6) if n else None,
-                "accuracy": round(sum(ok for _, ok in inside) / n, 6) if n else None,
-            }
-        )
-    return bins
+    """Equal-width confidence bins of the answered rows: count, mean confidence, accuracy
+    (the bins of :func:`orchestrator.bench.calibration.reliability`, rounded for the page)."""
+
+    def rounded(x: float | None) -> float | None:
+        return round(x, 6) if x is not None else None
+
+    return [
+        {**b, "low": round(b["low"], 6), "high": round(b["high"], 6)}
+        | {"confidence": rounded(b["confidence"]), "accuracy": rounded(b["accuracy"])}
+        for b in reliability(rows, n_bins)["bins"]
+    ]
 
 
 def risk_coverage(rows: Sequence[Row]) -> list[tuple[float, float]]:
     """(coverage, risk) when only the most confident answers are given, over all the rows' items:
     coverage is the share of items answered, risk the share of those answers that is wrong."""
-    points = sorted(_answered(rows), key=lambda p: -p[0])
+    points = sorted(answered(rows), key=lambda p: -p[0])
     total = len(rows)
     curve, wrong = [], 0
     for k, (_, ok) in enumerate(points, start=1):
