@@ -35,7 +35,7 @@ from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
 from orchestrator.sovereignty.detector import redact
 from orchestrator.telemetry import NO_SPAN, NO_TRACER, Span, Tracer
-from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage
+from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage, assembled
 
 if TYPE_CHECKING:
     from orchestrator.sovereignty.breaker import Breakers, Failover
@@ -81,8 +81,15 @@ class MemberGates:
             gate = self._gates[member.name] = (asyncio.Semaphore(limit), throttler)
         return gate
 
-    def slot(self, member: Member, call: Call, deadline: float | None) -> MemberSlot:
-        from orchestrator.state.limits import MemberSlot  # the shared limits, when any apply
+    def slot(self, member: Member, call: Call, deadline: float | None) -> MemberSlot | None:
+        """The member's limits kept in the shared state, or None when none applies to it."""
+        if self._state is None or not (
+            member.requests_per_minute
+            or member.tokens_per_minute
+            or (self._shared and (member.max_concurrency or member.rate_limit_per_s))
+        ):
+            return None  # the same cases in which MemberSlot would wait for nothing
+        from orchestrator.state.limits import MemberSlot
 
         return MemberSlot(self._state, member, call, deadline, shared=self._shared)
 
@@ -326,6 +333,8 @@ class Panel:
     def batches(self, members: Sequence[Member]) -> list[list[Member]]:
         """``members`` as units of one request: the sample seats of one member together (up to its
         provider's ``max_n``) unless a failover could swap a seat; every other member alone."""
+        if all(member.sample_of is None for member in members):
+            return [[member] for member in members]  # no sample seats: every member alone
         units: list[list[Member]] = []
         groups: dict[str, list[Member]] = {}
         for member in members:
@@ -395,7 +404,8 @@ class Panel:
     ) -> Candidate:
         # Built from validated parts (the request's messages, the member's and the strategy's params),
         # so not validated again: for a panel of N that would copy every message N times.
-        call = Call.model_construct(
+        call = assembled(
+            Call,
             messages=messages,
             params={**member.params, **(params or {})},
             sample_index=sample_index,
@@ -543,7 +553,10 @@ class Panel:
                         pass
                 except TimeoutError:
                     raise self._late(member) from None
-            async with self._gates.slot(member, call, self.deadline) as slot:  # the shared limits
+            slot = self._gates.slot(member, call, self.deadline)  # the shared limits
+            if slot is None:
+                return await self._attempt(provider, member, call, relay)
+            async with slot:
                 return slot.used(await self._attempt(provider, member, call, relay))
         finally:
             semaphore.release()
@@ -602,7 +615,8 @@ class Panel:
         cost = (
             completion.cost_usd if completion and completion.cost_usd is not None else member.cost_of(usage)
         )
-        candidate = Candidate.model_construct(  # from validated parts: a member, a completion, an error
+        candidate = assembled(  # from validated parts: a member, a completion, an error
+            Candidate,
             member=member.name,
             model=(completion.model if completion and completion.model else member.model),
             role=role,
@@ -670,9 +684,12 @@ def _estimate(
     members: Sequence[Member], messages: list[dict[str, Any]], params: dict[str, Any] | None
 ) -> float:
     """A floor on what the calls cost: about four characters a prompt token, ``max_tokens`` out."""
+    priced = [m for m in members if m.input_cost_per_token is not None or m.output_cost_per_token is not None]
+    if not priced:
+        return 0.0  # what cost_of says of an unpriced member, without reading the prompt
     prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4
     total = 0.0
-    for member in members:
+    for member in priced:
         max_tokens = {**member.params, **(params or {})}.get("max_tokens")
         out = max_tokens if isinstance(max_tokens, int) else 0
         total += member.cost_of(Usage.of(prompt, out)) or 0.0

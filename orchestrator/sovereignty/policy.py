@@ -368,10 +368,15 @@ class Policy:
 
     def allowed(self, member: Member, levels: Iterable[str]) -> str | None:
         """``None`` if ``member`` may see requests of every level, else the rule that refuses it."""
-        tags = _tags_of(member)
+        rules = self.config.levels
+        tags: set[str] | None = None  # only a level with a policy needs the member's tags
         for level in levels:
-            rule = self.rule_for(level)
-            if rule is not None and not tags.intersection(rule.allow):
+            rule = rules.get(level)
+            if rule is None:
+                continue
+            if tags is None:
+                tags = _tags_of(member)
+            if not tags.intersection(rule.allow):
                 return f"policy.{level} (allow: {', '.join(rule.allow)})"
         return None
 
