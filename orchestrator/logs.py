@@ -50,6 +50,10 @@ class Logger:
         self._std = logging.getLogger(name)
         self._impl: Any = None
 
+    def enabled(self, level: str = "info") -> bool:
+        """Whether an event at ``level`` would be emitted (to skip building its fields when not)."""
+        return self._std.isEnabledFor(_LEVELS[level])
+
     def debug(self, event: str, **fields: Any) -> None:
         self._emit(logging.DEBUG, "debug", event, fields)
 

@@ -635,17 +635,18 @@ class Panel:
         self.ledger.candidates.append(candidate)
         if self.on_call is not None:
             self.on_call(candidate)
-        log.info(
-            "member_call",
-            request_id=self.request_id,
-            member=member.name,
-            role=role,
-            latency_s=round(latency, 4),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            attempts=candidate.attempts,
-            outcome=error.type if error else "ok",
-        )
+        if log.enabled("info"):
+            log.info(
+                "member_call",
+                request_id=self.request_id,
+                member=member.name,
+                role=role,
+                latency_s=round(latency, 4),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                attempts=candidate.attempts,
+                outcome=error.type if error else "ok",
+            )
         return candidate
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from orchestrator.types import Cluster
+from orchestrator.types import Cluster, assembled
 from strategies.equivalence import Key, Matcher
 from strategies.equivalence.choice import ChoiceMatcher, options_in
 from strategies.equivalence.code import CodeMatcher
@@ -289,7 +289,8 @@ def cluster_keys(
     for i in range(len(keys)):
         groups.setdefault(root(i), []).append(i)
     clusters = [
-        Cluster(
+        assembled(  # from validated parts: the answers' texts, members, weights and keys
+            Cluster,
             answer=_representative([texts[i] for i in idx]),
             members=[members[i] for i in idx],
             indices=idx,
@@ -324,5 +325,8 @@ def cluster(
 
 def _representative(texts: list[str]) -> str:
     """The most common wording, then the shortest, then the first in sort order."""
+    first = texts[0]
+    if all(text == first for text in texts):  # one wording (a lone answer, a unanimous one)
+        return first.strip()
     counts = Counter(t.strip() for t in texts)
     return min(counts, key=lambda t: (-counts[t], len(t), t))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.errors import BudgetExceeded, QuorumError
 from orchestrator.protocols import StrategyContext
-from orchestrator.types import Candidate, Cluster, Member, Request, Verdict
+from orchestrator.types import Candidate, Cluster, Member, Request, Verdict, assembled
 from strategies.answers import AnswerSettings, AnswerType
 from strategies.equivalence.text import TextMethod
 from strategies.tally import Tally, shown
@@ -243,12 +243,13 @@ def verdict_of(
             # the answer is the calling member's own text ("Let me check."), never the
             # cluster's rendering of its calls, which is only the vote's key
             answer = (representative.text or "").strip()
-    return Verdict(
+    return assembled(  # from validated parts: the tally's clusters and candidates, our own notes
+        Verdict,
         answer=answer if answer is not None else chosen.answer if chosen is not None else "",
-        confidence=max(0.0, min(1.0, confidence)),
+        confidence=float(max(0.0, min(1.0, confidence))),
         strategy=strategy,
         clusters=list(clusters),
-        dissent=_dissent([c for c in clusters if c != chosen], tally.candidates),
+        dissent=_dissent([c for c in clusters if c is not chosen and c != chosen], tally.candidates),
         partial=partial,
         notes=all_notes,
         tool_calls=tool_calls,

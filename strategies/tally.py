@@ -93,6 +93,8 @@ class Tally:
         self._inferred: tuple[int, str] | None = None
         self._clustered: tuple[tuple[str, int], list[Cluster]] | None = None
         self._contenders = 0
+        self._answers: list[Candidate] = []  # the candidates that answered, as of _answered_at
+        self._answered_at = 0
 
     # -- adding ----------------------------------------------------------------------
 
@@ -126,13 +128,23 @@ class Tally:
         self._clustered = None
 
     def _texts(self) -> list[str]:
-        return [c.text or "" for c in self.answered if not (self.tools and c.tool_calls)]
+        answers = self._answered()
+        if not self.tools:
+            return [c.text or "" for c in answers]
+        return [c.text or "" for c in answers if not c.tool_calls]
+
+    def _answered(self) -> list[Candidate]:
+        """The candidates that answered (not a copy): read again only when candidates were added."""
+        if self._answered_at != len(self.candidates):
+            self._answers = [c for c in self.candidates if c.ok]
+            self._answered_at = len(self.candidates)
+        return self._answers
 
     # -- reading ---------------------------------------------------------------------
 
     @property
     def answered(self) -> list[Candidate]:
-        return [c for c in self.candidates if c.ok]
+        return list(self._answered())
 
     @property
     def failed(self) -> list[Candidate]:
@@ -184,7 +196,7 @@ class Tally:
         """Every cluster: the contenders first (best first, see :meth:`decision`), then the answers
         that did not parse as the type. Equal clusters are listed by their members' names (display
         only: the order never decides a tie)."""
-        answered = self.answered
+        answered = self._answered()
         if not answered:
             return []
         memo = (self.matcher().kind, len(self.candidates))
@@ -223,12 +235,15 @@ class Tally:
             return Decision(None, 0.0, note)
         best = contenders[0]
         share = best.weight / total if total else 0.0
-        level = [c for c in contenders if self._rank(c)[0] == self._rank(best)[0]]
+        if len(contenders) == 1:
+            return Decision(best, share)
+        best_rank = self._rank(best)
+        level = [c for c in contenders if self._rank(c)[0] == best_rank[0]]
         if len(level) == 1:
             return Decision(best, share)
         names = " and ".join(f"{short_text(c.answer)!r} ({', '.join(c.members)})" for c in level)
         for depth, rule in enumerate(_TIE_RULES, start=1):
-            level = [c for c in level if self._rank(c)[: depth + 1] == self._rank(best)[: depth + 1]]
+            level = [c for c in level if self._rank(c)[: depth + 1] == best_rank[: depth + 1]]
             if len(level) == 1:
                 return Decision(
                     best, share, f"tie on weight {best.weight:g} between {names}: broken by {rule}"
@@ -263,14 +278,16 @@ class Tally:
             await self.key_candidate(candidate)
         clusters = self.clusters()
         total = sum(c.weight for c in clusters)
+        answered = self._answered()
         for c in clusters:
-            if any(self.same(key, self.key_of(self.answered[i])) for i in c.indices):
+            if any(self.same(key, self.key_of(answered[i])) for i in c.indices):
                 return c, (c.weight / total if total else 0.0)
         return None, 0.0
 
     def representative(self, cluster: Cluster) -> Candidate:
         """The candidate whose wording stands for the cluster (order-independent)."""
-        members = [self.answered[i] for i in cluster.indices]
+        answered = self._answered()
+        members = [answered[i] for i in cluster.indices]
         wording = [c for c in members if shown(c).strip() == cluster.answer]
         return min(wording or members, key=lambda c: c.member)
 

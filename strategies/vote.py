@@ -56,8 +56,10 @@ class Vote(BaseStrategy):
         await tally.extend([*reused, *outside])
         notes = seed_note(reused, outside)
         partial = False
+        asked = 0  # the batches are consecutive slices of ``members``
         for i, batch in enumerate(self._batches(members)):
-            later = members[members.index(batch[-1]) + 1 :]
+            asked += len(batch)
+            later = members[asked:]
             if i > 0 and self._decided(tally, [*batch, *later]):
                 notes.append(
                     f"adaptive: decided after {len(tally.answered)} answers;"
