@@ -120,10 +120,13 @@ class Ledger:
 
     @property
     def usage(self) -> Usage:
-        total = Usage()
+        prompt = completion = total = 0
         for c in self.candidates:
-            total = total + c.usage
-        return total
+            usage = c.usage
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+            total += usage.total_tokens
+        return assembled(Usage, prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
 
     @property
     def cost_usd(self) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -97,7 +97,7 @@ def _plan(cls: type[BaseModel]) -> _Plan | None:
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:16]
+    return "req_" + os.urandom(8).hex()  # 16 random hex digits, as a uuid4's first 16 (less its version)
 
 
 class Usage(BaseModel):

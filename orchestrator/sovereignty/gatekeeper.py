@@ -19,7 +19,14 @@ from orchestrator.errors import ShoalError
 from orchestrator.panel import Ledger
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.breaker import Breakers, Failover
-from orchestrator.sovereignty.policy import Admission, Clearance, Policy, audit_record, write_audit
+from orchestrator.sovereignty.policy import (
+    Admission,
+    Clearance,
+    Policy,
+    audit_record,
+    audit_wanted,
+    write_audit,
+)
 from orchestrator.types import Member, Request, Route
 
 if TYPE_CHECKING:
@@ -45,6 +52,8 @@ class Gatekeeper:
         self.policy = Policy(config.policy)
         # shared by every instance with the Redis state backend, else this process's own
         self.breakers = Breakers(config.breaker, shared=state, sync_s=config.state.breaker_sync_s)
+        # what a configured strategy needs of its team, read from its options once (they do not change)
+        self._needs: dict[str, tuple[int, dict[str, Member]]] = {}
 
     def clear(self, request: Request) -> Clearance:
         return self.policy.clear(request)
@@ -52,16 +61,25 @@ class Gatekeeper:
     def admit(self, clearance: Clearance, route: Route) -> Admission:
         """The members of the route's team this request may reach, fallbacks seated; or PolicyError."""
         team = route.team or self.config.team_of(None)
-        section = self.config.strategy_config(route.strategy, self.registry)
-        needed = section.options().get("min_answers", 1)
-        named = self.named_members(route.strategy)
+        needed, named = self._needs_of(route.strategy)
         return clearance.admit(
             self.config.team_members(team),
             self.fallbacks(team),
-            needed=needed if isinstance(needed, int) else 1,
+            needed=needed,
             named=named,
             what=f"team {team!r}",
         )
+
+    def _needs_of(self, strategy: str) -> tuple[int, dict[str, Member]]:
+        """The strategy's quorum (``min_answers``) and the members its options name."""
+        needs = self._needs.get(strategy)
+        if needs is None:
+            section = self.config.strategy_config(strategy, self.registry)
+            needed = section.options().get("min_answers", 1)
+            needs = (needed if isinstance(needed, int) else 1, self.named_members(strategy))
+            if strategy in self.config.strategies:  # a kind used by name takes its team's defaults
+                self._needs[strategy] = needs
+        return needs[0], dict(needs[1])
 
     def admit_direct(self, clearance: Clearance, member: Member) -> Admission:
         """A member asked directly (the proxy's ``model``): allowed, or PolicyError before any call."""
@@ -122,17 +140,21 @@ class Gatekeeper:
             trail.outcome = type(exc).__name__
             raise
         finally:
-            candidates = trail.ledger.candidates if trail.ledger is not None else []
-            seen_by = [c.member for c in candidates if c.attempts > 0 and not c.cached]
-            record = audit_record(
-                request,
-                clearance,
-                seen_by=seen_by,
-                strategy=trail.route.strategy if trail.route else None,
-                team=trail.route.team if trail.route else None,
-                outcome=trail.outcome,
-            )
-            write_audit(record, self.config.policy.audit_log)
+            if audit_wanted(self.config.policy.audit_log):
+                self._write_audit(request, clearance, trail)
+
+    def _write_audit(self, request: Request, clearance: Clearance, trail: AuditTrail) -> None:
+        candidates = trail.ledger.candidates if trail.ledger is not None else []
+        seen_by = [c.member for c in candidates if c.attempts > 0 and not c.cached]
+        record = audit_record(
+            request,
+            clearance,
+            seen_by=seen_by,
+            strategy=trail.route.strategy if trail.route else None,
+            team=trail.route.team if trail.route else None,
+            outcome=trail.outcome,
+        )
+        write_audit(record, self.config.policy.audit_log)
 
 
 def _strings(value: Any) -> list[str]:

@@ -55,6 +55,7 @@ __all__ = [
     "PolicyConfig",
     "SensitivityPolicy",
     "SensitivityRule",
+    "audit_wanted",
     "forwarded_texts",
     "normalise_label",
     "write_audit",
@@ -244,18 +245,32 @@ def forwarded_texts(request: Request) -> Iterator[Forwarded]:
     added to :class:`~orchestrator.types.Request` is read here too unless
     :data:`NOT_FORWARDED` names it.
     """
-    for name in type(request).model_fields:
+    for name in _fields_of(type(request)):
         if name in NOT_FORWARDED:
             continue
         value = getattr(request, name)
         if name == "messages":
             for i, message in enumerate(value):
-                for key, field_value in message.model_dump(exclude_none=True, exclude={"role"}).items():
+                for key in _fields_of(type(message)):
                     # a message's keys are the fixed names of Message's fields (and its role one of
-                    # five words): only the values are read
-                    yield from _leaves(f"messages[{i}].{key}", field_value, i, keys=False)
+                    # five words): only the values are read, as ``model_dump(exclude_none=True)``
+                    # gives them (a tool call or a content part as its own fields)
+                    field_value = getattr(message, key)
+                    if key != "role" and field_value is not None:
+                        yield from _leaves(f"messages[{i}].{key}", _plain(field_value), i, keys=False)
         else:
             yield from _leaves(name, _plain(value), None, keys=True)
+
+
+_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _fields_of(cls: type[BaseModel]) -> tuple[str, ...]:
+    """A model's field names, in order (read from the class once: they do not change)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(cls.model_fields)
+    return names
 
 
 def _leaves(path: str, value: Any, message: int | None, *, keys: bool) -> Iterator[Forwarded]:
@@ -498,6 +513,11 @@ def audit_record(
         "excluded": dict(sorted(clearance.excluded.items())),
         "outcome": outcome,
     }
+
+
+def audit_wanted(path: Path | None) -> bool:
+    """Whether a request's audit record goes anywhere: the audit file, or an enabled info event."""
+    return path is not None or log.enabled("info")
 
 
 def write_audit(record: dict[str, Any], path: Path | None) -> None:
