@@ -169,7 +169,8 @@ def question_type(question: str) -> AnswerType | None:
     last = _last_sentence(question)
     if not last:
         return None
-    if options_in(question) and (_WHICH_OF.search(question) or len(options_in(question)) >= 2):
+    options = options_in(question)
+    if options and (_WHICH_OF.search(question) or len(options) >= 2):
         return "choice"
     if _ARITHMETIC.search(last) or _QUANTITY.search(last):
         return "number"
@@ -281,10 +282,13 @@ def cluster_keys(
             i = parent[i]
         return i
 
-    for i in range(len(keys)):
-        for j in range(i + 1, len(keys)):
-            if root(i) != root(j) and same(keys[i], keys[j]):
-                parent[root(i)] = root(j)
+    n = len(keys)
+    for i in range(n):
+        top = root(i)  # only a union below moves it (to the root it joins)
+        for j in range(i + 1, n):
+            other = root(j)
+            if top != other and same(keys[i], keys[j]):
+                parent[top] = top = other
     groups: dict[int, list[int]] = {}
     for i in range(len(keys)):
         groups.setdefault(root(i), []).append(i)

@@ -207,12 +207,15 @@ class Tally:
             keys,
             self.same,
             [shown(c) for c in answered],
-            [self.weight(c.member) for c in answered],
+            [self._weights.get(c.member, 1.0) for c in answered],  # self.weight of each
             [c.member for c in answered],
         )
-        parsed = {id(c): all(keys[i].extracted for i in c.indices) for c in found}
-        found.sort(key=lambda c: (not parsed[id(c)], *self._rank(c), sorted(c.members)))
-        self._contenders = sum(parsed.values())
+        if len(found) > 1:
+            parsed = {id(c): all(keys[i].extracted for i in c.indices) for c in found}
+            found.sort(key=lambda c: (not parsed[id(c)], *self._rank(c), sorted(c.members)))
+            self._contenders = sum(parsed.values())
+        else:
+            self._contenders = int(all(key.extracted for key in keys))
         self._clustered = (memo, found)
         return list(found)
 
