@@ -274,6 +274,17 @@ def cluster_keys(
     members: Sequence[str],
 ) -> list[Cluster]:
     """Connected groups of equivalent keys; heaviest first, ties broken by the canonical key."""
+    if len(keys) == 1:  # a lone answer (a member asked directly): its own cluster, nothing to compare
+        return [
+            assembled(
+                Cluster,
+                answer=texts[0].strip(),
+                members=[members[0]],
+                indices=[0],
+                weight=sum(weights[:1]),
+                key=keys[0].canonical,
+            )
+        ]
     parent = list(range(len(keys)))
 
     def root(i: int) -> int:
