@@ -33,15 +33,12 @@ what was expected.
 
 from __future__ import annotations
 
-import difflib
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -54,6 +51,9 @@ from orchestrator.state.settings import CacheConfig, StateConfig
 from orchestrator.telemetry import TelemetryConfig
 from orchestrator.tuning import LEARNED, check_weights, resolve_includes
 from orchestrator.types import Member
+
+if TYPE_CHECKING:
+    import tomllib
 
 __all__ = [
     "DEFAULT_TEAM",
@@ -227,6 +227,8 @@ def load_config(path: str | Path | None = None, *, registry: Registry | None = N
     registry = registry or Registry()
     chosen, _ = config_choice(path)
     if chosen is None:
+        from importlib import resources
+
         text = resources.files("orchestrator").joinpath("default.toml").read_text(encoding="utf-8")
         source = "<built-in default>"
     else:
@@ -241,6 +243,8 @@ def load_config(path: str | Path | None = None, *, registry: Registry | None = N
 
 
 def parse_config(text: str, *, source: str, registry: Registry | None = None) -> ShoalConfig:
+    import tomllib  # on the first config read, not at import
+
     registry = registry or Registry()
     try:
         raw = tomllib.loads(text)
@@ -378,6 +382,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
 def unknown_key(key: str, known: Iterable[str]) -> str:
     """``unknown key 'api_key'; did you mean 'api_key_env'? (expected one of: ...)``."""
     names = sorted(set(known))
+    import difflib  # only to suggest a name for a mistyped one
+
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     expected = f" (expected one of: {', '.join(names)})" if names else ""

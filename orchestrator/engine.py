@@ -1,7 +1,6 @@
 """The engine: route a request, admit the team, run the strategy over a panel, return a verdict.
 
->>> from orchestrator.cache import CallCache
-from orchestrator.config import parse_config
+>>> from orchestrator.config import parse_config
 >>> config = parse_config('''
 ... [members.a]
 ... provider = "scripted"
@@ -28,11 +27,10 @@ import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.cache import CallCache
 from orchestrator.config import ShoalConfig, load_config, strategy_options_error
 from orchestrator.errors import EmptyRequestError, ShoalError, UnknownNameError, UsageError
 from orchestrator.logs import bound, get_logger
@@ -46,7 +44,6 @@ from orchestrator.protocols import (
     StreamDelta,
 )
 from orchestrator.registry import Registry
-from orchestrator.response_cache import ResponseCache
 from orchestrator.router import Router
 from orchestrator.sovereignty.gatekeeper import Gatekeeper
 from orchestrator.state import Account, SharedState, open_state
@@ -64,6 +61,10 @@ from orchestrator.types import (
     Usage,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.cache import CallCache
+    from orchestrator.response_cache import ResponseCache
 
 __all__ = ["Orchestrator", "OrchestratorProvider"]
 
@@ -105,7 +106,11 @@ class Orchestrator:
         self.cache = cache if cache is not None else self._configured_cache(config)
         # whole verdicts by exact request ([cache]), in the shared state's key-value store
         enabled = config.cache.enabled
-        self.response_cache = ResponseCache(config, config.cache, self.state) if enabled else None
+        self.response_cache: ResponseCache | None = None
+        if enabled:
+            from orchestrator.response_cache import ResponseCache  # its hashing and JSON, when on
+
+            self.response_cache = ResponseCache(config, config.cache, self.state)
         self.registry = registry or Registry()
         defaults = config.defaults
         self.settings = PanelSettings(
@@ -414,6 +419,8 @@ class Orchestrator:
         mode = config.defaults.call_cache
         if mode == "off":
             return None
+        from orchestrator.cache import CallCache  # sqlite, only when record/replay is on
+
         path = config.defaults.call_cache_path or config.cache_dir() / "calls.sqlite"
         return CallCache(path, mode)
 

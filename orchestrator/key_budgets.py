@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 import threading
 import time
 import uuid
@@ -92,6 +91,8 @@ class DailyBudgets:
         self._today = today
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        import sqlite3  # when the first daily budget is kept, not at import
+
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Commits are not flushed to disk one by one (the WAL is, at checkpoints): a reserve and

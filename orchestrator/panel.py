@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from asyncio_throttle import Throttler  # type: ignore[import-untyped]
 
-from orchestrator.cache import CallCache
 from orchestrator.errors import BudgetExceeded, ModelError, ProviderError, ProviderTimeout
 from orchestrator.logs import get_logger
 from orchestrator.protocols import Provider, StreamDelta
@@ -38,6 +37,7 @@ from orchestrator.telemetry import NO_SPAN, NO_TRACER, Span, Tracer
 from orchestrator.types import Call, Candidate, CandidateError, Completion, Member, Usage, assembled
 
 if TYPE_CHECKING:
+    from orchestrator.cache import CallCache
     from orchestrator.sovereignty.breaker import Breakers, Failover
     from orchestrator.sovereignty.policy import Clearance
     from orchestrator.state.base import Account, Reservation, SharedState

@@ -17,7 +17,6 @@ a config error naming the file and key.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,8 @@ def resolve_includes(
     if includes and depth >= _MAX_DEPTH:
         raise ConfigError(f"includes nest deeper than {_MAX_DEPTH} files", source=source, key="include")
     here = Path(source).parent if not source.startswith("<") else Path.cwd()
+    import tomllib  # an included file is read like the config
+
     for entry in includes:
         path = (here / entry).expanduser()
         try:

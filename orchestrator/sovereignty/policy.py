@@ -31,7 +31,6 @@ outside the policy is refused too.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -533,4 +532,6 @@ def write_audit(record: dict[str, Any], path: Path | None) -> None:
         path = path.expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as out:
+            import json  # an audit file is configured
+
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -49,6 +49,36 @@ def test_import_orchestrator_defers_the_engine() -> None:
     assert result.returncode == 0, result.stderr
 
 
+# What the engine's first import leaves for later: the call cache and response cache (sqlite,
+# hashing, JSON) until they are configured, the TOML reader until a config is read, the HTTP
+# client, logging's renderer, the strategies and providers until the registry loads them.
+ENGINE_DEFERRED = (
+    "orchestrator.cache",
+    "orchestrator.response_cache",
+    "orchestrator.state.redis_backend",
+    "tomllib",
+    "sqlite3",
+    "json",
+    "difflib",
+    "structlog",
+    "httpx",
+    "litellm",
+    "xllamacpp",
+    "strategies",
+    "providers",
+)
+
+
+def test_the_engine_import_defers_what_its_first_use_may_not_need() -> None:
+    code = (
+        "import sys\nfrom orchestrator import Orchestrator\n"
+        f"loaded = [m for m in {ENGINE_DEFERRED!r} if m in sys.modules]\n"
+        "assert not loaded, f'imported with the engine: {loaded}'\n"
+    )
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+
+
 def test_every_public_name_resolves_in_a_fresh_interpreter() -> None:
     code = (
         "import orchestrator\n"
