@@ -93,6 +93,7 @@ class Tally:
         self._inferred: tuple[int, str] | None = None
         self._clustered: tuple[tuple[str, int], list[Cluster]] | None = None
         self._contenders = 0
+        self._complete: str | None = None  # the matcher kind every answer so far is keyed under
         self._answers: list[Candidate] = []  # the candidates that answered, as of _answered_at
         self._answered_at = 0
 
@@ -101,8 +102,16 @@ class Tally:
     async def add(self, candidate: Candidate) -> None:
         candidate = counted(candidate)
         self.candidates.append(candidate)
-        if candidate.ok:
+        if candidate.ok and not self._keyed_already(candidate):
             await self._key_all()
+
+    def _keyed_already(self, candidate: Candidate) -> bool:
+        """Whether keying now would find nothing to do: every earlier answer is keyed under the
+        matcher the tally now uses, and this answer's text (or its tool calls) needs no key."""
+        matcher = self.matcher()
+        if self._complete != matcher.kind:
+            return False
+        return bool(self.tools and candidate.tool_calls) or (matcher.kind, candidate.text or "") in self._keys
 
     async def extend(self, candidates: Iterable[Candidate]) -> None:
         for candidate in candidates:
@@ -117,7 +126,10 @@ class Tally:
         texts = self._texts()
         matcher = self.matcher()
         todo = list(dict.fromkeys(t for t in texts if (matcher.kind, t) not in self._keys))
-        if not todo or (matcher.blocking and len(texts) < 2):
+        if not todo:
+            self._complete = matcher.kind
+            return
+        if matcher.blocking and len(texts) < 2:
             return
         if _off_loop(matcher, todo):
             keys = await asyncio.to_thread(lambda: [matcher.key(t) for t in todo])
@@ -126,6 +138,8 @@ class Tally:
         for text, key in zip(todo, keys, strict=True):
             self._keys[(matcher.kind, text)] = key
         self._clustered = None
+        if all((matcher.kind, t) in self._keys for t in self._texts()):  # answers added meanwhile?
+            self._complete = matcher.kind  # every answer so far is keyed under this matcher
 
     def _texts(self) -> list[str]:
         answers = self._answered()

@@ -165,3 +165,28 @@ def test_the_text_false_merge_set_has_no_merge() -> None:
     rows = _pairs("false_merges_text.pairs.jsonl")
     assert len(rows) >= 75 and not any(r["same"] for r in rows)
     assert _agreement(rows)[1] == 0
+
+
+ARRIVALS = st.lists(
+    st.sampled_from(["42", "42.0", "forty-two", "24", "", "The answer is 42.", "yes", "no", "(B) Paris"]),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=ARRIVALS, answer_type=st.sampled_from(["auto", "number", "yesno", "choice", "text"]))
+def test_answers_added_one_by_one_cluster_as_when_added_at_once(texts: list[str], answer_type: str) -> None:
+    """An answer whose text is keyed already skips keying on arrival; that must never change a
+    cluster, a key or the decision (under ``auto`` the matcher may change as answers arrive)."""
+    question = "Which city is the capital of France? (A) Lyon (B) Paris"
+    at_once = tally_of(texts, answer_type, question=question)
+    one_by_one = Tally(question, AnswerSettings(answer_type=answer_type))  # type: ignore[arg-type]
+
+    async def arrive() -> None:
+        for i, text in enumerate(texts):
+            await one_by_one.add(cand(f"m{i}", text))
+
+    asyncio.run(arrive())
+    assert one_by_one.clusters() == at_once.clusters()
+    assert one_by_one.decision() == at_once.decision()
