@@ -320,11 +320,12 @@ class Orchestrator:
     def route(self, request: Request, *, strategy: str | None = None, team: str | None = None) -> Route:
         if strategy is not None:
             # The caller chose: the classifier would only label the request, so it is not asked.
-            route = Route(
-                category=request.tags.category or CHOSEN, strategy=strategy, reason="chosen by caller"
-            )
-        else:
-            route = self.router.route(request)
+            section = self.config.strategy_config(strategy, self.registry)
+            chosen_team = team or self.config.team_of(section)
+            self.config.team_members(chosen_team)  # an unknown team fails here, before anything else
+            category = request.tags.category or CHOSEN
+            return Route(category=category, strategy=strategy, team=chosen_team, reason="chosen by caller")
+        route = self.router.route(request)
         section = self.config.strategy_config(route.strategy, self.registry)
         chosen_team = team or route.team or self.config.team_of(section)
         self.config.team_members(chosen_team)
