@@ -218,7 +218,8 @@ class ResponsesEncoder:
             "response.in_progress", response=shell
         )
 
-    def text(self, text: str) -> bytes:
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        # the Responses surface never asks a member for log-probabilities: its deltas carry []
         out = bytearray()
         if self._message is None:
             out += self._close_calls()
