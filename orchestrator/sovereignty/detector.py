@@ -90,8 +90,10 @@ _VENDOR_KEYS = lazy(r"(?<![A-Za-z0-9_-])(?:" + _VENDOR_KEY + ")")
 _VENDOR_KEY_AT = lazy(_VENDOR_KEY)
 # How the formats start ("sk" for sk- and sk_, "gh" for GitHub's five and github_pat_): where one
 # of these follows a word character, a key may be glued there.
-_KEY_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "sk", "rk_", "pk_", "gh", "glpat-", "xox", "AIza")
-_KEY_PREFIXES += ("hf_", "npm_", "eyJ")
+_KEY_PREFIXES: tuple[str, ...] = (
+    *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "sk", "rk_", "pk_"),
+    *("gh", "glpat-", "xox", "AIza", "hf_", "npm_", "eyJ"),
+)
 
 _BEARER = lazy(r"(?i:\b(?:bearer|token)\s+)([A-Za-z0-9_\-.~+/]{20,}=*)")
 
