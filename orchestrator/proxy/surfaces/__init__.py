@@ -5,7 +5,8 @@ module                 routes (each also without the ``/v1`` prefix)
 =====================  ==========================================================
 :mod:`.chat`           ``POST /v1/chat/completions``
 :mod:`.models`         ``GET /v1/models``, ``GET /v1/models/{id}``
-:mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``
+:mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``,
+                       ``GET /v1/responses/{id}/input_items``
 :mod:`.messages`       ``POST /v1/messages``, ``POST /v1/messages/count_tokens`` (Anthropic)
 :mod:`.embeddings`     ``POST /v1/embeddings`` (a member that embeds)
 :mod:`.completions`    ``POST /v1/completions`` (the prompt as one user message)
@@ -58,6 +59,7 @@ def surface_routes(proxy: Proxy) -> list[Route]:
             Route(prefix + "/responses", _post(proxy, responses), methods=["POST"]),
             Route(prefix + "/responses/{response_id}", responses.retrieve, methods=["GET"]),
             Route(prefix + "/responses/{response_id}", responses.delete, methods=["DELETE"]),
+            Route(prefix + "/responses/{response_id}/input_items", responses.input_items, methods=["GET"]),
             Route(prefix + "/messages", _post(proxy, messages), methods=["POST"]),
             Route(prefix + "/messages/count_tokens", messages.count_tokens, methods=["POST"]),
             Route(prefix + "/embeddings", embeddings.handle, methods=["POST"]),
