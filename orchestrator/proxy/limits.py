@@ -26,7 +26,6 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from starlette.requests import ClientDisconnect, Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from orchestrator.config import ServerConfig
@@ -52,22 +51,31 @@ class ClientGone(Exception):
 # -- the body ----------------------------------------------------------------------------
 
 
-async def read_body(request: Request, settings: ServerConfig) -> bytes:
+async def read_body(request: Any, settings: ServerConfig) -> bytes:
     """The whole body: 413 past ``max_body_bytes``, 408 past ``body_timeout_s``, ClientGone if
-    the client leaves."""
+    the client leaves. ``request`` has ``headers`` and ASGI's ``receive`` (an
+    :class:`~orchestrator.proxy.inbound.Inbound`, or Starlette's ``Request``)."""
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
+    receive = request.receive
     parts: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(settings.body_timeout_s):
-            async for part in request.stream():
-                size += len(part)
-                if size > limit:
-                    raise too_large(limit)
-                parts.append(part)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                part = message.get("body", b"")
+                if part:
+                    size += len(part)
+                    if size > limit:
+                        raise too_large(limit)
+                    parts.append(part)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise ApiError(
             408,
@@ -76,9 +84,7 @@ async def read_body(request: Request, settings: ServerConfig) -> bytes:
             code="request_timeout",
             headers={"Connection": "close"},
         ) from None
-    except ClientDisconnect:
-        raise ClientGone from None
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def too_large(limit: int) -> ApiError:
