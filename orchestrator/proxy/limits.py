@@ -193,8 +193,50 @@ def _hostname(host: str) -> str:
 # -- the request head ------------------------------------------------------------------------
 
 
+class _HeldWrite:
+    """A response's transport that joins what the response writes in one turn of the event loop
+    into one write: uvicorn writes a response's head as soon as it starts, then its body; a
+    stream's head, first event and the events of its end also come in one turn each. One system
+    call and one packet instead of two or more.
+
+    What is held is written at the end of the turn it was written in (a callback the loop runs
+    before it reads more from any socket), when the response ends (before uvicorn starts the
+    next request of the connection), and before a close.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+
+    def flush(self) -> None:
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a size limit and a read timeout for request heads."""
+    """uvicorn's httptools protocol, with a size limit and a read timeout for request heads; each
+    response's writes are joined per turn of the event loop (:class:`_HeldWrite`)."""
 
     max_header_bytes: ClassVar[int] = 32 * 1024
     header_timeout_s: ClassVar[float] = 10.0
@@ -246,7 +288,18 @@ class LimitedHttp(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes, self._head_tail = 0, b""
         self._disarm()
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle and self.cycle is not None:  # a new request (its task not started)
+            held = _HeldWrite(self.transport, self.loop)
+            self.cycle.transport = held  # type: ignore[assignment]
+            done = self.cycle.on_response
+
+            def completed() -> None:
+                held.flush()  # the response is all out before the connection's next request
+                done()
+
+            self.cycle.on_response = completed
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -279,6 +332,9 @@ class LimitedHttp(HttpToolsProtocol):
     def _refuse(self, status: int, message: str, code: str) -> None:
         """Answer in OpenAI's error shape and close, before any route or task exists."""
         self._disarm()
+        for cycle in (self.cycle, *(c for c, _ in self.pipeline)):
+            if cycle is not None and isinstance(cycle.transport, _HeldWrite):
+                cycle.transport.flush()  # what a response wrote goes first
         if self.transport.is_closing():
             return
         log.info("proxy_refused", status=status, code=code)
