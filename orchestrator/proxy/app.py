@@ -246,6 +246,8 @@ class Proxy:
         policy = self.orchestrator.gatekeeper.policy
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
         tags = await self.quota.begin(bearer(request), tags)
+        if tags is planned.request.tags:  # nothing to join or cap
+            return planned
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:

@@ -41,6 +41,9 @@ MAX_DEPTH = 64
 """Deepest nesting of arrays and objects a request body may have."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What a lone surrogate looks like in a UTF-8 body: a \u escape of one (D800-DFFF), or the bytes
+# of one (json.loads decodes with "surrogatepass"). A body without either holds no surrogate.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -105,8 +108,25 @@ def parse_json(raw: bytes) -> Any:
         raise ApiError(
             400, f"could not parse the JSON body of the request: {exc}", code="invalid_json"
         ) from None
-    _check_values(body)
+    if json.detect_encoding(raw) != "utf-8" or _MAYBE_SURROGATE.search(raw):
+        _check_values(body)  # the walk over every string (and the depth)
+    elif raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
+        raise _too_deep()
     return body
+
+
+def _deeper_than(body: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep (strings are not looked at)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
 
 
 def _check_values(body: Any) -> None:
