@@ -427,7 +427,11 @@ class Panel:
                     more.extend(completion.more)
                 if relay is not None:
                     pieces = [{"index": i, **c} for i, c in enumerate(completion.tool_calls or [])]
-                    relay(StreamDelta(text=completion.text, tool_calls=pieces or None))
+                    relay(
+                        StreamDelta(
+                            text=completion.text, tool_calls=pieces or None, logprobs=completion.logprobs
+                        )
+                    )
                 return self._record(
                     member,
                     role,
@@ -664,7 +668,7 @@ class _Relay:
     def __call__(self, delta: StreamDelta) -> None:
         if delta.text or delta.tool_calls:
             self.sent = True
-            self._on_delta(StreamDelta(text=delta.text, tool_calls=delta.tool_calls))
+            self._on_delta(StreamDelta(text=delta.text, tool_calls=delta.tool_calls, logprobs=delta.logprobs))
 
 
 async def _streamed(provider: Provider, member: Member, call: Call, relay: _Relay) -> Completion:

@@ -44,6 +44,9 @@ class StreamDelta:
     finish_reason: str | None = None
     completion: Completion | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    # this piece's token log-probabilities in OpenAI's shape (``{"content": [...]}``), when the
+    # request asked for them and the backend streams them
+    logprobs: dict[str, Any] | None = None
 
 
 @runtime_checkable

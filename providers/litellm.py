@@ -140,6 +140,7 @@ class LiteLLMProvider:
         finish_reason: str | None = None
         model: str | None = None
         tool_calls: dict[int, dict[str, Any]] = {}
+        tokens: list[Any] | None = None  # the content tokens' log-probabilities, when streamed
         try:
             chunks = await litellm.acompletion(
                 **self._kwargs(call), stream=True, stream_options={"include_usage": True}
@@ -156,8 +157,11 @@ class LiteLLMProvider:
                 text = choice.delta.content or ""
                 if text:
                     parts.append(text)
+                logprobs = _logprobs(choice)
+                if logprobs is not None and isinstance(logprobs["content"], list):
+                    tokens = [*(tokens or []), *logprobs["content"]]
                 if text or pieces:
-                    yield StreamDelta(text=text, tool_calls=pieces or None)
+                    yield StreamDelta(text=text, tool_calls=pieces or None, logprobs=logprobs)
         except Exception as exc:
             raise self._error(exc) from exc
         if finish_reason is None:  # the stream stopped before it said it was done
@@ -174,6 +178,7 @@ class LiteLLMProvider:
             cost_usd=self._cost(litellm, usage),
             finish_reason=finish_reason,
             tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
+            logprobs={"content": tokens, "refusal": None} if tokens is not None else None,
         )
         yield StreamDelta(finish_reason=finish_reason, completion=completion)
 

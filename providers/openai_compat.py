@@ -138,7 +138,7 @@ class OpenAICompatProvider:
                     elif isinstance(chunk, dict):
                         text, calls = self._add(state, chunk)
                         if text or calls:
-                            yield StreamDelta(text=text, tool_calls=calls)
+                            yield StreamDelta(text=text, tool_calls=calls, logprobs=state.piece_logprobs)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
         if not state.finished:
@@ -161,6 +161,7 @@ class OpenAICompatProvider:
             usage=state.usage,
             finish_reason=state.finish_reason,
             tool_calls=[state.tool_calls[i] for i in sorted(state.tool_calls)] or None,
+            logprobs={"content": state.logprobs, "refusal": None} if state.logprobs is not None else None,
         )
         yield StreamDelta(finish_reason=state.finish_reason, completion=completion)
 
@@ -331,6 +332,8 @@ class _StreamState:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     done: bool = False  # [DONE] came
     chose: bool = False  # some chunk carried a choice
+    logprobs: list[dict[str, Any]] | None = None  # the content tokens' log-probabilities, when streamed
+    piece_logprobs: dict[str, Any] | None = None  # those of the last chunk taken in
 
     @property
     def finished(self) -> bool:
@@ -346,6 +349,7 @@ class _StreamState:
         self.chose = True
         choice = choices[0]
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        self._take_logprobs(choice.get("logprobs"))
         delta = choice.get("delta") or {}
         calls = [c for c in delta.get("tool_calls") or [] if isinstance(c, dict)] or None
         merge_tool_call_deltas(self.tool_calls, calls or [])
@@ -355,6 +359,15 @@ class _StreamState:
         if text:
             self.parts.append(text)
         return text, calls
+
+    def _take_logprobs(self, given: Any) -> None:
+        """A chunk's ``logprobs`` (``{"content": [...]}``; null when not asked for), kept for the whole."""
+        tokens = given.get("content") if isinstance(given, dict) else None
+        if not isinstance(tokens, list):
+            self.piece_logprobs = None
+            return
+        self.piece_logprobs = given
+        self.logprobs = [*(self.logprobs or []), *tokens]
 
 
 def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -> str:

@@ -121,7 +121,7 @@ def row(label: str, s: dict[str, Any]) -> str:
     diff = sel.get("diff")
     vs = "-" if diff is None else f"{100 * diff:+.1f} pts{ci(sel.get('diff_ci95'))}"
     if diff is not None and sel.get("reached", 1) < sel["coverage"] - 1e-9:
-        vs += f" (covers {pct(sel['reached'])} < {pct(sel['coverage'])})"
+        vs += f" (both at {pct(sel['reached'])})"
     ece = "-" if cal.get("ece") is None else f"{cal['ece']:.3f}"
     aurc = "-" if cal.get("aurc") is None else f"{cal['aurc']:.3f}"
     return (
@@ -132,7 +132,7 @@ def row(label: str, s: dict[str, Any]) -> str:
 
 HEADER = (
     "| strategy | accuracy [95% CI] | wrong answers / item | coverage | ECE | AURC | calls / item |"
-    " wrong/item vs best member at its coverage [95% CI] |\n|---|---|---|---|---|---|---|---|"
+    " wrong/item vs best member at equal coverage [95% CI] |\n|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -151,6 +151,7 @@ def section(panel: str, dataset: str, n: int, summary: dict[str, Any]) -> list[s
     for key, label in names.items():
         if key in strategies:
             lines.append(row(label, strategies[key]))
+    lines += selective_lines(panel, dataset, best, [k for k in names if k in strategies])
     members = summary["panel"]["members"]
     lines += [
         "",
@@ -164,6 +165,38 @@ def section(panel: str, dataset: str, n: int, summary: dict[str, Any]) -> list[s
         cells = " | ".join("-" if v is None else f"{v:.2f}" for v in corr)
         lines.append(f"| {name} | {100 * (acc or 0):.1f}% | {cells} |")
     lines += ["", *(f"- warning: {w}" for w in summary.get("warnings") or []), ""]
+    return lines
+
+
+def selective_lines(panel: str, dataset: str, best: str, names: list[str]) -> list[str]:
+    """Wrong answers per 100 items when each side answers only its most confident 25% and 50%."""
+    from orchestrator.bench.calibration import selective_vs
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    results = HERE / "replay" / f"{panel}-{dataset}" / "report" / "results.jsonl"
+    for line in results.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        rows.setdefault(r["strategy"], []).append(r)
+    reference = rows["member:" + best]
+    lines = [
+        "",
+        f"Selective answering: wrong answers per 100 items at a fixed coverage, against `{best}` at the"
+        " same coverage (paired bootstrap 95% interval of the difference):",
+        "",
+        "| strategy | at 25% coverage | at 50% coverage |",
+        "|---|---|---|",
+    ]
+    for name in names:
+        cells = []
+        for coverage in (0.25, 0.5):
+            v = selective_vs(rows[name], reference, coverage)
+            low, high = v["diff_ci95"]
+            cells.append(
+                f"{100 * v['wrong']:.0f} vs {100 * v['reference_wrong']:.0f}"
+                f" ({100 * v['diff']:+.0f} [{100 * low:+.0f}, {100 * high:+.0f}])"
+                + ("" if v["reached"] >= coverage - 1e-9 else f", answers only {100 * v['reached']:.0f}%")
+            )
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return lines
 
 

@@ -12,6 +12,8 @@ has a confidence. An abstained or failed row is an item not covered.
   and the area under that curve (AURC; lower is better);
 - :func:`wrong_at_coverage`: the wrong answers per item when a strategy answers
   only its most confident ``coverage`` share of the items.
+- :func:`selective_vs`: that figure for a strategy and a reference at equal
+  coverage, with a paired bootstrap interval of the difference.
 
 >>> rows = [{"item": str(i), "status": s, "confidence": c}
 ...         for i, (s, c) in enumerate([("correct", 1.0), ("correct", 0.9), ("wrong", 0.6), ("wrong", 0.3)])]
@@ -161,21 +163,28 @@ def selective_vs(
     rows: Sequence[Row], reference: Sequence[Row], coverage: float, *, rounds: int = 2000, seed: int = 0
 ) -> dict[str, Any]:
     """Wrong answers per item of ``rows`` and of ``reference`` at the same coverage, on their common
-    items, with a paired bootstrap 95% interval of the difference (negative: fewer wrong answers)."""
+    items, with a paired bootstrap 95% interval of the difference (negative: fewer wrong answers).
+
+    ``coverage`` is the share the comparison aims at (the reference's own coverage, in the bench).
+    When ``rows`` answers less than that, both sides are compared at the share ``rows`` does answer
+    (``reached``): the reference then answers only its own most confident items, as many, so an
+    abstaining strategy is never credited merely for answering less.
+    """
     ref = {r["item"]: r for r in reference}
     common = [r for r in rows if r["item"] in ref]
-    mine = _wrong_flags(common, coverage)
-    theirs = _wrong_flags([ref[r["item"]] for r in common], coverage)
     items = [r["item"] for r in common]
     if not items:
         return {"coverage": coverage, "n": 0, "wrong": None, "reference_wrong": None, "diff": None}
+    answered = sum(1 for r in common if r["status"] in ("correct", "wrong"))
+    reached = min(coverage, answered / len(items))
+    mine = _wrong_flags(common, reached)
+    theirs = _wrong_flags([ref[r["item"]] for r in common], reached)
     diffs = [int(mine[i]) - int(theirs[i]) for i in items]
     rng = random.Random(seed)
     means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(rounds))
-    answered = sum(1 for r in common if r["status"] in ("correct", "wrong"))
     return {
         "coverage": coverage,
-        "reached": min(coverage, answered / len(items)),  # a strategy that abstains more covers less
+        "reached": reached,  # both sides answer this share of the items
         "n": len(items),
         "wrong": sum(mine.values()) / len(items),
         "reference_wrong": sum(theirs.values()) / len(items),

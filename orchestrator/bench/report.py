@@ -253,7 +253,7 @@ def calibration_row(name: str, s: Mapping[str, Any]) -> list[str]:
     vs = "-" if diff is None else f"{100 * diff:+.1f} pts {ci(sel.get('diff_ci95'))}"
     wrong = "-" if sel.get("wrong") is None else f"{pct(sel['wrong'])} at {pct(sel['coverage'])}"
     if sel.get("reached") is not None and sel["reached"] < sel["coverage"] - 1e-9:
-        wrong += f" (answers only {pct(sel['reached'])})"
+        wrong = f"{pct(sel['wrong'])} at {pct(sel['reached'])} (it answers no more)"
     return [
         name,
         num(cal.get("ece"), 3),
@@ -281,8 +281,10 @@ def render_calibration(summary: Mapping[str, Any]) -> list[str]:
         " risk-coverage curve (answer the most confident items first; lower is better)."
         + (
             f" The selective figure answers each strategy's most confident items, as many as the best"
-            f" single member `{reference}` answers, and counts the wrong answers per item; the interval"
-            " of the difference is a paired bootstrap (negative: fewer wrong answers than that member)."
+            f" single member `{reference}` answers, and counts the wrong answers per item against that"
+            " member's; a strategy that answers fewer items is compared at the share it answers, the"
+            " member then answering only its own most confident items, as many. The interval of the"
+            " difference is a paired bootstrap (negative: fewer wrong answers than that member)."
             if reference
             else ""
         ),

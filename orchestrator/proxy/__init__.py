@@ -10,8 +10,11 @@ shares: auth, limits, the engine, errors, metrics), :mod:`~orchestrator.proxy.su
 completions, models), :mod:`~orchestrator.proxy.catalog` (model ids),
 :mod:`~orchestrator.proxy.streaming` (server-sent events, checked against what was
 sent), :mod:`~orchestrator.proxy.auth`, :mod:`~orchestrator.proxy.metrics`,
-:mod:`~orchestrator.proxy.errors` (Shoal's errors as OpenAI error JSON) and
-:mod:`~orchestrator.proxy.server` (uvicorn, the banner, signals).
+:mod:`~orchestrator.proxy.errors` (Shoal's errors as OpenAI error JSON),
+:mod:`~orchestrator.proxy.inbound` (the engine routes' requests read straight from ASGI,
+and the watch that cancels a request's work when its client leaves),
+:mod:`~orchestrator.proxy.limits` (bounds on heads, bodies and JSON; uvicorn's protocol
+with them) and :mod:`~orchestrator.proxy.server` (uvicorn, the banner, signals).
 
 Nothing here is imported by ``import orchestrator`` or ``shoal --help``.
 """

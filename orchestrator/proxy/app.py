@@ -17,9 +17,9 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,22 +34,21 @@ from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_exception
+from orchestrator.proxy.inbound import Grace, HttpRequest, shutting_down, until_disconnect
 from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
-from orchestrator.proxy.surfaces import Surface, surface_routes
+from orchestrator.proxy.surfaces import EnginePost, Surface, surface_routes
 from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.health import HealthCollector
 from orchestrator.state.responses import ResponseStore, SharedResponseStore, SqliteResponseStore
 from orchestrator.types import Candidate, Usage, Verdict, new_request_id
 
-__all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json"]
+__all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json", "until_disconnect"]
 
 log = get_logger("shoal.proxy")
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -116,12 +115,12 @@ class Proxy:
             else SqliteResponseStore(config.cache_dir() / "responses.sqlite")
         )
         self._in_flight = 0
-        self.expired = asyncio.Event()  # set once shutdown_grace_s has passed after SIGTERM
+        self.expired = Grace()  # over once shutdown_grace_s has passed after SIGTERM
         self._streams: set[AnswerStream] = set()
 
     # -- admission -------------------------------------------------------------------
 
-    def authorize(self, request: Request) -> None:
+    def authorize(self, request: HttpRequest) -> None:
         if not self.keys.allows(bearer(request)):
             raise ApiError(
                 401,
@@ -157,13 +156,13 @@ class Proxy:
         asyncio.get_running_loop().call_later(grace_s, self._expire)
 
     def _expire(self) -> None:
-        self.expired.set()
+        self.expired.end()
         for stream in list(self._streams):
             stream.stop(shutting_down())
 
     # -- the shared pipeline ----------------------------------------------------------
 
-    async def handle(self, request: Request, surface: Surface) -> Response:
+    async def handle(self, request: HttpRequest, surface: Surface) -> Response:
         """One engine request through ``surface``: auth, limits, the engine, errors in its shape."""
         exchange = Exchange(self)
         try:
@@ -241,12 +240,14 @@ class Proxy:
             tasks = [group.create_task(self._run(planned, r, None)) for r in requests]
         return [t.result() for t in tasks]
 
-    async def _sovereign(self, request: Request, planned: Plan) -> Plan:
+    async def _sovereign(self, request: HttpRequest, planned: Plan) -> Plan:
         """The header's sensitivity joined (labels checked: an unknown one is a 400), the key's rate
         limit and daily budget checked and applied."""
         policy = self.orchestrator.gatekeeper.policy
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
         tags = await self.quota.begin(bearer(request), tags)
+        if tags is planned.request.tags:  # nothing to join or cap
+            return planned
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
 
     async def _run(self, planned: Plan, request: Any, on_delta: Any) -> Verdict:
@@ -262,7 +263,7 @@ class Proxy:
             raise self.quota.explain(exc, planned.caller_tags) from None
 
     async def _stream(
-        self, request: Request, planned: Plan, exchange: Exchange, surface: Surface
+        self, request: HttpRequest, planned: Plan, exchange: Exchange, surface: Surface
     ) -> Response:
         stream = AnswerStream(lambda on_delta: self._run(planned, planned.request, on_delta))
         # Wait a moment before committing to 200: an early failure still gets its own status.
@@ -326,11 +327,12 @@ class Proxy:
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
             lifespan=lifespan,
         )
+        posts = {r.path: r.endpoint for r in routes if isinstance(r.endpoint, EnginePost)}
         # With [telemetry] on, a server span continues the caller's traceparent (else: the app itself).
-        return self.orchestrator.tracer.asgi(Guard(app, self))  # type: ignore[no-any-return]
+        return self.orchestrator.tracer.asgi(Guard(app, self, posts))  # type: ignore[no-any-return]
 
 
-async def read_json(request: Request, settings: Any) -> Any:
+async def read_json(request: HttpRequest, settings: Any) -> Any:
     """The body as JSON (see :mod:`~orchestrator.proxy.limits` for the bounds and the checks)."""
     return parse_json(await read_body(request, settings))
 
@@ -349,50 +351,18 @@ class EventStream(StreamingResponse):
             self._on_close()
 
 
-async def until_disconnect(request: Request, work: Awaitable[T], expired: asyncio.Event | None = None) -> T:
-    """``work``'s result; :class:`ClientGone` if the client leaves first, a 503 if ``expired``
-    (the shutdown's grace is over) is set first; either way ``work`` is cancelled."""
-    task = asyncio.ensure_future(work)
-    watchers: list[asyncio.Future[Any]] = [asyncio.ensure_future(_disconnected(request))]
-    if expired is not None:
-        watchers.append(asyncio.ensure_future(expired.wait()))
-    try:
-        await asyncio.wait((task, *watchers), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # we are cancelled ourselves: so is the work
-        task.cancel()
-        raise
-    finally:
-        for watcher in watchers:
-            watcher.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    await asyncio.wait((task,))  # its calls are cancelled and recorded before we answer
-    if expired is not None and expired.is_set():
-        raise shutting_down()
-    raise ClientGone
-
-
-def shutting_down() -> ApiError:
-    return ApiError(
-        503,
-        "the server is shutting down and its grace period for requests in flight is over; retry",
-        type="server_error",
-        code="shutting_down",
-        headers={"Retry-After": "1"},
-    )
-
-
 class Guard:
     """ASGI middleware in front of every route: cross-site refusals, and never a bare 500.
 
     Anything a route lets escape is answered in OpenAI's error shape (a client that left
-    mid-body is logged as a 499, without a traceback).
+    mid-body is logged as a 499, without a traceback). A ``POST`` to one of the engine's paths
+    (``posts``) goes straight to its app, the rest through Starlette's routing.
     """
 
-    def __init__(self, app: Starlette, proxy: Proxy) -> None:
+    def __init__(self, app: Starlette, proxy: Proxy, posts: dict[str, Any] | None = None) -> None:
         self.app = app
         self.proxy = proxy
+        self.posts = posts or {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -402,6 +372,9 @@ class Guard:
         if refusal is not None:
             await _send_error(send, refusal)
             return
+        app = self.app
+        if scope["method"] == "POST" and not scope.get("root_path"):
+            app = self.posts.get(scope["path"], app)
         started = False
         events = False  # the response is a server-sent event stream
 
@@ -415,7 +388,7 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracked)
+            await app(scope, receive, tracked)
         except ClientGone:
             log.info("proxy_request", status=499, path=scope.get("path"))
         except asyncio.CancelledError:
@@ -440,12 +413,7 @@ async def _send_error(send: Any, error: ApiError) -> None:
     await send({"type": "http.response.body", "body": error.encoded()})
 
 
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-def bearer(request: Request) -> str | None:
+def bearer(request: HttpRequest) -> str | None:
     """The key the client presented, as a bearer header: ``Authorization`` or Anthropic's ``x-api-key``."""
     authorization = request.headers.get("authorization")
     if authorization:

@@ -26,7 +26,6 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from starlette.requests import ClientDisconnect, Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from orchestrator.config import ServerConfig
@@ -42,6 +41,9 @@ MAX_DEPTH = 64
 """Deepest nesting of arrays and objects a request body may have."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What a lone surrogate looks like in a UTF-8 body: a \u escape of one (D800-DFFF), or the bytes
+# of one (json.loads decodes with "surrogatepass"). A body without either holds no surrogate.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -52,22 +54,31 @@ class ClientGone(Exception):
 # -- the body ----------------------------------------------------------------------------
 
 
-async def read_body(request: Request, settings: ServerConfig) -> bytes:
+async def read_body(request: Any, settings: ServerConfig) -> bytes:
     """The whole body: 413 past ``max_body_bytes``, 408 past ``body_timeout_s``, ClientGone if
-    the client leaves."""
+    the client leaves. ``request`` has ``headers`` and ASGI's ``receive`` (an
+    :class:`~orchestrator.proxy.inbound.Inbound`, or Starlette's ``Request``)."""
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
+    receive = request.receive
     parts: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(settings.body_timeout_s):
-            async for part in request.stream():
-                size += len(part)
-                if size > limit:
-                    raise too_large(limit)
-                parts.append(part)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                part = message.get("body", b"")
+                if part:
+                    size += len(part)
+                    if size > limit:
+                        raise too_large(limit)
+                    parts.append(part)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise ApiError(
             408,
@@ -76,9 +87,7 @@ async def read_body(request: Request, settings: ServerConfig) -> bytes:
             code="request_timeout",
             headers={"Connection": "close"},
         ) from None
-    except ClientDisconnect:
-        raise ClientGone from None
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def too_large(limit: int) -> ApiError:
@@ -99,8 +108,25 @@ def parse_json(raw: bytes) -> Any:
         raise ApiError(
             400, f"could not parse the JSON body of the request: {exc}", code="invalid_json"
         ) from None
-    _check_values(body)
+    if json.detect_encoding(raw) != "utf-8" or _MAYBE_SURROGATE.search(raw):
+        _check_values(body)  # the walk over every string (and the depth)
+    elif raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
+        raise _too_deep()
     return body
+
+
+def _deeper_than(body: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep (strings are not looked at)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
 
 
 def _check_values(body: Any) -> None:
@@ -187,8 +213,50 @@ def _hostname(host: str) -> str:
 # -- the request head ------------------------------------------------------------------------
 
 
+class _HeldWrite:
+    """A response's transport that joins what the response writes in one turn of the event loop
+    into one write: uvicorn writes a response's head as soon as it starts, then its body; a
+    stream's head, first event and the events of its end also come in one turn each. One system
+    call and one packet instead of two or more.
+
+    What is held is written at the end of the turn it was written in (a callback the loop runs
+    before it reads more from any socket), when the response ends (before uvicorn starts the
+    next request of the connection), and before a close.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+
+    def flush(self) -> None:
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a size limit and a read timeout for request heads."""
+    """uvicorn's httptools protocol, with a size limit and a read timeout for request heads; each
+    response's writes are joined per turn of the event loop (:class:`_HeldWrite`)."""
 
     max_header_bytes: ClassVar[int] = 32 * 1024
     header_timeout_s: ClassVar[float] = 10.0
@@ -240,7 +308,18 @@ class LimitedHttp(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes, self._head_tail = 0, b""
         self._disarm()
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle and self.cycle is not None:  # a new request (its task not started)
+            held = _HeldWrite(self.transport, self.loop)
+            self.cycle.transport = held  # type: ignore[assignment]
+            done = self.cycle.on_response
+
+            def completed() -> None:
+                held.flush()  # the response is all out before the connection's next request
+                done()
+
+            self.cycle.on_response = completed
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -273,6 +352,9 @@ class LimitedHttp(HttpToolsProtocol):
     def _refuse(self, status: int, message: str, code: str) -> None:
         """Answer in OpenAI's error shape and close, before any route or task exists."""
         self._disarm()
+        for cycle in (self.cycle, *(c for c, _ in self.pipeline)):
+            if cycle is not None and isinstance(cycle.transport, _HeldWrite):
+                cycle.transport.flush()  # what a response wrote goes first
         if self.transport.is_closing():
             return
         log.info("proxy_refused", status=status, code=code)

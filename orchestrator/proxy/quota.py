@@ -44,8 +44,9 @@ def with_header_sensitivity(tags: Tags, header: str | None, policy: Policy | Non
         levels = [s for s in (tags.sensitivity, header) if s and s.strip()]
         return tags.model_copy(update={"sensitivity": ",".join(levels)})
     body = policy.labels(tags.sensitivity, where="shoal.sensitivity")
-    extra = policy.labels(header, where=f"the {SENSITIVITY_HEADER} header")
-    return tags.model_copy(update={"sensitivity": ",".join(dict.fromkeys(body + extra)) or None})
+    extra = policy.labels(header, where=f"the {SENSITIVITY_HEADER} header") if header else []
+    joined = ",".join(dict.fromkeys(body + extra)) or None
+    return tags if joined == tags.sensitivity else tags.model_copy(update={"sensitivity": joined})
 
 
 def seconds_to_midnight_utc() -> int:

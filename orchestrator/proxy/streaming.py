@@ -145,7 +145,7 @@ async def sse(
                 elif isinstance(item, StreamDelta):
                     if item.text:
                         sent.text.append(item.text)
-                        out += encoder.text(item.text)
+                        out += encoder.text(item.text, logprobs=item.logprobs)
                     if item.tool_calls:
                         sent.pieces.extend(item.tool_calls)
                         out += encoder.tool_calls(item.tool_calls)

@@ -69,10 +69,13 @@ _PRIVATE_KEY = lazy(
     r"(?:[\s\S]{0,10000}?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)?"
 )
 
-_VENDOR_KEYS = lazy(
-    r"(?<![A-Za-z0-9_-])(?:"
+# The vendors' key formats, matched where a key starts (``_VENDOR_KEYS`` finds those at a word
+# boundary; ``_glued_keys`` matches it where a key's prefix is glued to a word). AWS ids have a
+# fixed length, so they may be followed by "_" or "-" (``AKIA..._old``); the others take those in.
+_VENDOR_KEY = (
+    r"(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}(?![0-9A-Za-z])"  # AWS access key ids
+    r"|(?:"
     r"sk-(?:proj-|ant-(?:api\d\d-)?|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic
-    r"|(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}"  # AWS access key ids
     r"|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub
     r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
@@ -82,6 +85,14 @@ _VENDOR_KEYS = lazy(
     r"|npm_[A-Za-z0-9]{36}"  # npm
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
     r")(?![A-Za-z0-9_-])"
+)
+_VENDOR_KEYS = lazy(r"(?<![A-Za-z0-9_-])(?:" + _VENDOR_KEY + ")")
+_VENDOR_KEY_AT = lazy(_VENDOR_KEY)
+# How the formats start ("sk" for sk- and sk_, "gh" for GitHub's five and github_pat_): where one
+# of these follows a word character, a key may be glued there.
+_KEY_PREFIXES: tuple[str, ...] = (
+    *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "sk", "rk_", "pk_"),
+    *("gh", "glpat-", "xox", "AIza", "hf_", "npm_", "eyJ"),
 )
 
 _BEARER = lazy(r"(?i:\b(?:bearer|token)\s+)([A-Za-z0-9_\-.~+/]{20,}=*)")
@@ -196,6 +207,7 @@ def _may_hold(text: str, words: tuple[str, ...]) -> bool:
 def _api_keys(text: str) -> Iterator[Finding]:
     for m in _VENDOR_KEYS.finditer(text):
         yield Finding("api_key", m.start(), m.end())
+    yield from _glued_keys(text)
     for m in _BEARER.finditer(text) if _may_hold(text, _BEARER_WORDS) else ():
         if _looks_random(m.group(1)):
             yield Finding("api_key", m.start(1), m.end(1))
@@ -214,6 +226,29 @@ def _passwords(text: str) -> Iterator[Finding]:
     for m in _URL_CREDENTIALS.finditer(text) if "://" in text else ():
         if not _PLACEHOLDER.match(m.group(1)):
             yield Finding("password", m.start(1), m.end(1))
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# Prefixes that ordinary words end in ("task-", "risk_", "desk-").
+_WORDLIKE_PREFIXES = ("sk-", "sk_", "rk_", "pk_")
+_NAMED_SK = ("sk-proj-", "sk-ant-", "sk-svcacct-", "sk-admin-")
+
+
+def _glued_keys(text: str) -> Iterator[Finding]:
+    """Keys glued to a word (``fn_AKIA...``, ``key_sk-proj-...``, ``tokeneyJ...``): a vendor format
+    right after a word character, whose value looks random; one that starts like the end of a word
+    ("task-", "risk_live_") only right after "_". Searched from each prefix's occurrences, so text
+    without them costs a few ``str.find`` calls."""
+    for prefix in _KEY_PREFIXES:
+        at = text.find(prefix, 1)
+        while at > 0:
+            before = text[at - 1]
+            if before in _KEY_CHARS and (m := _VENDOR_KEY_AT.match(text, at)) is not None:
+                value = m.group()
+                wordlike = value.startswith(_WORDLIKE_PREFIXES) and not value.startswith(_NAMED_SK)
+                if (before == "_" or not wordlike) and _looks_random(value):
+                    yield Finding("api_key", at, m.end())
+            at = text.find(prefix, at + 1)
 
 
 def _looks_random(value: str) -> bool:

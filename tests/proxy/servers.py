@@ -239,9 +239,12 @@ class FakeUpstream:
 
         base = {"id": "up-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         try:
-            for token in tokens:
+            for at, token in enumerate(tokens):
                 await asyncio.sleep(self.gap_s)
-                yield data({**base, "choices": [{"index": 0, "delta": {"content": token}}]})
+                choice: dict[str, Any] = {"index": 0, "delta": {"content": token}}
+                if body.get("logprobs"):  # as OpenAI streams them: each chunk its own tokens'
+                    choice["logprobs"] = {"content": [_token_logprob(token, at, body)], "refusal": None}
+                yield data({**base, "choices": [choice]})
             for index, call in enumerate(tool_calls or []):
                 # as OpenAI streams a call: its id and name, then the arguments a few characters at a time
                 head = {"index": index, "id": call["id"], "type": "function"}
@@ -282,6 +285,17 @@ class FakeUpstream:
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
+
+
+def _token_logprob(token: str, at: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Made-up numbers in OpenAI's shape: the ``at``-th token at ``-0.1 * (at + 1)``, and as many
+    alternatives as ``top_logprobs`` asks, each less likely."""
+    logprob = round(-0.1 * (at + 1), 4)
+    top = [
+        {"token": f"{token}~{n}" if n else token, "logprob": logprob - n, "bytes": list(token.encode())}
+        for n in range(int(body.get("top_logprobs") or 0))
+    ]
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": top}
 
 
 @contextmanager

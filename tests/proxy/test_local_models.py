@@ -45,6 +45,25 @@ def test_a_local_member_streams_through_token_by_token(local: Served) -> None:
     assert arrivals[0][0] < arrivals[-1][0]
 
 
+def test_a_local_member_streams_its_tokens_logprobs(local: Served) -> None:
+    """llama.cpp's server streams ``logprobs`` per chunk when asked: they reach the client as sent."""
+    with openai.OpenAI(base_url=local.base_url, api_key="none", max_retries=0, timeout=300) as client:
+        chunks = [
+            c
+            for c in client.chat.completions.create(
+                model="smollm2", messages=QUESTION, stream=True, logprobs=True, top_logprobs=2, max_tokens=12
+            )
+            if c.choices and c.choices[0].delta.content
+        ]
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        logprobs = chunk.choices[0].logprobs
+        assert logprobs is not None and logprobs.content, chunk
+        assert "".join(t.token for t in logprobs.content) == chunk.choices[0].delta.content
+        for token in logprobs.content:
+            assert token.logprob <= 0 and 1 <= len(token.top_logprobs) <= 2
+
+
 def test_the_default_panel_votes_through_the_proxy(local: Served) -> None:
     with openai.OpenAI(base_url=local.base_url, api_key="none", max_retries=0, timeout=300) as client:
         assert {"shoal/auto", "shoal/vote", "smollm2", "gemma3", "smollm2-warm"} <= {

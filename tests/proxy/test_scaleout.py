@@ -316,6 +316,16 @@ def test_a_response_stored_through_one_server_is_continued_and_deleted_through_a
             "And plus one?",
         ]
 
+        continued = followed.json()["id"]
+        listed = httpx.get(  # the first server lists what the second stored: the first's turn, then its own
+            f"{first.base_url}/responses/{continued}/input_items?order=asc", headers=auth, timeout=30
+        )
+        assert listed.status_code == 200, listed.text
+        texts = [part["text"] for item in listed.json()["data"] for part in item["content"]]
+        assert texts == ["What is six times seven?", "The answer is 42.", "And plus one?"]
+        keyless = httpx.get(f"{first.base_url}/responses/{continued}/input_items", timeout=30)
+        assert keyless.status_code == 401 and keyless.json()["error"]["code"] == "invalid_api_key"
+
         gone = httpx.delete(f"{second.base_url}/responses/{response_id}", headers=auth, timeout=30)
         assert gone.status_code == 200 and gone.json()["deleted"] is True
         missing = httpx.get(f"{first.base_url}/responses/{response_id}", headers=auth, timeout=30)

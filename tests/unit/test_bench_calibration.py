@@ -83,3 +83,16 @@ def test_ece_and_aurc_stay_within_zero_and_one(pairs: list[tuple[bool, float]]) 
     assert 0.0 <= stats["ece"] <= 1.0 + 1e-9
     assert 0.0 <= stats["aurc"] <= 1.0 + 1e-9
     assert sum(b["n"] for b in stats["ece_bins"]) == len(pairs)
+
+
+def test_a_strategy_that_answers_less_is_compared_at_the_share_it_answers() -> None:
+    # Ours answers 10 of 20 items, all right; the reference answers all 20 with one confidence and is
+    # wrong on the first 4 and the last 6. At the reference's coverage (100%) ours would look better
+    # merely for abstaining; at equal coverage (50%) the reference answers its first 10 items.
+    ours = rows([("correct", 0.9)] * 10 + [("abstained", None)] * 10)
+    theirs = rows([("wrong", 0.5)] * 4 + [("correct", 0.5)] * 10 + [("wrong", 0.5)] * 6)
+    result = selective_vs(ours, theirs, 1.0)
+    assert result["reached"] == 0.5
+    assert result["wrong"] == 0.0
+    assert result["reference_wrong"] == pytest.approx(4 / 20)
+    assert result["diff"] == pytest.approx(-4 / 20)

@@ -5,7 +5,8 @@ module                 routes (each also without the ``/v1`` prefix)
 =====================  ==========================================================
 :mod:`.chat`           ``POST /v1/chat/completions``
 :mod:`.models`         ``GET /v1/models``, ``GET /v1/models/{id}``
-:mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``
+:mod:`.responses`      ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``,
+                       ``GET /v1/responses/{id}/input_items``
 :mod:`.messages`       ``POST /v1/messages``, ``POST /v1/messages/count_tokens`` (Anthropic)
 :mod:`.embeddings`     ``POST /v1/embeddings`` (a member that embeds)
 :mod:`.completions`    ``POST /v1/completions`` (the prompt as one user message)
@@ -17,12 +18,11 @@ Every surface that asks the engine turns its request into the same
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
+from orchestrator.proxy.inbound import Inbound
 from orchestrator.proxy.surfaces.base import Surface
 from orchestrator.proxy.surfaces.chat import ChatSurface
 from orchestrator.proxy.surfaces.completions import CompletionsSurface
@@ -34,14 +34,27 @@ from orchestrator.proxy.surfaces.responses import ResponsesSurface
 if TYPE_CHECKING:
     from orchestrator.proxy.app import Proxy
 
-__all__ = ["Surface", "surface_routes"]
+__all__ = ["EnginePost", "Surface", "surface_routes"]
 
 
-def _post(proxy: Proxy, surface: Surface):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
-        return await proxy.handle(request, surface)
+class EnginePost:
+    """The ASGI app of one route that asks the engine: the proxy's pipeline over ``surface``.
 
-    return endpoint
+    The app's guard calls it directly for its paths (before Starlette's routing and middleware,
+    which add nothing it needs); Starlette's route serves it otherwise (a ``root_path``).
+    """
+
+    def __init__(self, proxy: Proxy, surface: Surface) -> None:
+        self.proxy = proxy
+        self.surface = surface
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        response = await self.proxy.handle(Inbound(scope, receive), self.surface)
+        await response(scope, receive, send)
+
+
+def _post(proxy: Proxy, surface: Surface) -> EnginePost:
+    return EnginePost(proxy, surface)
 
 
 def surface_routes(proxy: Proxy) -> list[Route]:
@@ -58,6 +71,7 @@ def surface_routes(proxy: Proxy) -> list[Route]:
             Route(prefix + "/responses", _post(proxy, responses), methods=["POST"]),
             Route(prefix + "/responses/{response_id}", responses.retrieve, methods=["GET"]),
             Route(prefix + "/responses/{response_id}", responses.delete, methods=["DELETE"]),
+            Route(prefix + "/responses/{response_id}/input_items", responses.input_items, methods=["GET"]),
             Route(prefix + "/messages", _post(proxy, messages), methods=["POST"]),
             Route(prefix + "/messages/count_tokens", messages.count_tokens, methods=["POST"]),
             Route(prefix + "/embeddings", embeddings.handle, methods=["POST"]),

@@ -11,10 +11,10 @@ with a 400 or dropped, never forwarded around the engine.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from orchestrator.proxy.catalog import Target
@@ -87,7 +87,10 @@ class Encoder(Protocol):
 
     def start(self) -> bytes: ...
 
-    def text(self, text: str) -> bytes: ...
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        """A piece of the answer's text; ``logprobs`` its tokens' (from a member asked directly
+        for them, in OpenAI's chat shape), for a format that carries them."""
+        ...
 
     def tool_calls(self, pieces: list[dict[str, Any]]) -> bytes: ...
 
@@ -176,7 +179,9 @@ def usage_of(verdicts: list[Verdict]) -> Usage:
 
 
 def dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON, as ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))``
+    writes it (pydantic's serializer, three times as fast on an answer's body)."""
+    return to_json(body)
 
 
 def shoal_meta(verdict: Verdict, *, more: list[Verdict] | None = None) -> dict[str, Any]:

@@ -325,6 +325,7 @@ class ChatEncoder:
         finish_reason: str | None = None,
         usage: Usage | None = None,
         shoal: dict[str, Any] | None = None,
+        logprobs: dict[str, Any] | None = None,
     ) -> bytes:
         body: dict[str, Any] = {
             "id": self.chat_id,
@@ -333,7 +334,14 @@ class ChatEncoder:
             "model": self.plan.target.id,
             "choices": []
             if delta is None
-            else [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+            else [
+                {
+                    "index": 0,
+                    "delta": delta,
+                    "finish_reason": finish_reason,
+                    "logprobs": None if logprobs is None else {"refusal": None, **logprobs},
+                }
+            ],
         }
         if self.plan.include_usage or usage is not None:
             body["usage"] = usage_body(usage) if usage is not None else None
@@ -344,8 +352,9 @@ class ChatEncoder:
     def start(self) -> bytes:
         return self._chunk({"role": "assistant", "content": ""})
 
-    def text(self, text: str) -> bytes:
-        return self._chunk({"content": text})
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        """A content delta; with ``logprobs`` (a member asked directly streamed them) its tokens'."""
+        return self._chunk({"content": text}, logprobs=logprobs)
 
     def tool_calls(self, pieces: list[dict[str, Any]]) -> bytes:
         if self.legacy:

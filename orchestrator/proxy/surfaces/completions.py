@@ -158,7 +158,8 @@ class CompletionsEncoder:
     def start(self) -> bytes:
         return b""
 
-    def text(self, text: str) -> bytes:
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        # logprobs are a 400 on completions, so no member is asked for them
         return self._chunk([{"text": text, "index": 0, "logprobs": None, "finish_reason": None}])
 
     def tool_calls(self, pieces: list[dict[str, Any]]) -> bytes:

@@ -319,7 +319,8 @@ class MessagesEncoder:
         self.blocks += 1
         return _event("content_block_stop", {"index": self.blocks - 1})
 
-    def text(self, text: str) -> bytes:
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        # Messages has no log-probabilities and never asks a member for them
         out = bytearray()
         if self.open != ("text", -1):
             out += self._close()

@@ -1,4 +1,4 @@
-"""``POST /v1/responses`` (and ``GET``/``DELETE /v1/responses/{id}``): OpenAI's Responses API.
+"""``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``, ``.../{id}/input_items``: Responses API.
 
 Where the policy sees each field (all of it goes into the one engine
 :class:`~orchestrator.types.Request` that ``Gatekeeper.clear`` scans):
@@ -33,6 +33,7 @@ from orchestrator.proxy.surfaces.base import (
     shoal_meta,
 )
 from orchestrator.proxy.surfaces.responses_input import ResponsesRequest, TextOptions, to_request, unsupported
+from orchestrator.proxy.surfaces.responses_items import item_page, items_of_input, items_of_messages
 from orchestrator.types import Usage, Verdict
 
 if TYPE_CHECKING:
@@ -176,6 +177,14 @@ def history_of(plan: Plan) -> list[dict[str, Any]]:
     return [m.model_dump(exclude_none=True) for m in messages]
 
 
+def stored_input_items(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored response's input items (for one stored before they were kept: from its messages,
+    all but the last, which is its own output)."""
+    if "input_items" in stored:
+        return list(stored["input_items"])
+    return items_of_messages(stored["messages"][:-1], stored["response"]["id"].removeprefix("resp_"))
+
+
 def _base(plan: Plan) -> str:
     return plan.request.request_id.removeprefix("req_")
 
@@ -209,7 +218,8 @@ class ResponsesEncoder:
             "response.in_progress", response=shell
         )
 
-    def text(self, text: str) -> bytes:
+    def text(self, text: str, logprobs: dict[str, Any] | None = None) -> bytes:
+        # the Responses surface never asks a member for log-probabilities: its deltas carry []
         out = bytearray()
         if self._message is None:
             out += self._close_calls()
@@ -359,6 +369,7 @@ class ResponsesSurface:
                 code="unsupported_parameter",
             )
         history: list[dict[str, Any]] = []
+        carried: list[dict[str, Any]] = []
         if wire.previous_response_id:
             stored = await self.proxy.responses.get(wire.previous_response_id)
             if stored is None:
@@ -370,12 +381,14 @@ class ResponsesSurface:
                     code="previous_response_not_found",
                 )
             history = stored["messages"]
+            carried = [*stored_input_items(stored), *stored["response"]["output"]]
         return Plan(
             target=target,
             request=to_request(wire, history),
             wire=wire,
             stream=wire.stream,
             caller_tags=wire.shoal,
+            extra={"carried_items": carried},
         )
 
     async def render(self, plan: Plan, verdicts: list[Verdict]) -> dict[str, Any]:
@@ -396,7 +409,11 @@ class ResponsesSurface:
         """Store the response (``store``, the default): its conversation for ``previous_response_id``."""
         if plan.wire.store:
             messages = [*history_of(plan), assistant_turn(body["output"])]
-            await self.proxy.responses.put(body["id"], {"response": body, "messages": messages})
+            carried = plan.extra.get("carried_items", [])
+            items = [*carried, *items_of_input(plan.wire.input, _base(plan), {i["id"] for i in carried})]
+            await self.proxy.responses.put(
+                body["id"], {"response": body, "messages": messages, "input_items": items}
+            )
 
     def encoder(self, plan: Plan) -> ResponsesEncoder:
         return ResponsesEncoder(self, plan)
@@ -404,19 +421,36 @@ class ResponsesSurface:
     def error_response(self, error: ApiError) -> Response:
         return openai_error(error)
 
-    # -- GET and DELETE /v1/responses/{id} ---------------------------------------------
+    # -- GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items -----------
+
+    async def _stored(self, request: HttpRequest) -> dict[str, Any]:
+        """The stored response the path names, for a caller with one of the server's keys."""
+        self.proxy.authorize(request)
+        stored = await self.proxy.responses.get(request.path_params["response_id"])
+        if stored is None:
+            raise self._missing(request.path_params["response_id"])
+        return stored
 
     async def retrieve(self, request: HttpRequest) -> Response:
         from starlette.responses import Response
 
         try:
-            self.proxy.authorize(request)
-            stored = await self.proxy.responses.get(request.path_params["response_id"])
-            if stored is None:
-                raise self._missing(request.path_params["response_id"])
+            stored = await self._stored(request)
         except ApiError as exc:
             return openai_error(exc)
         return Response(dumps(stored["response"]), media_type="application/json")
+
+    async def input_items(self, request: HttpRequest) -> Response:
+        """The items the response was created from (see :mod:`.responses_items`), one page."""
+        from starlette.responses import Response
+
+        try:
+            stored = await self._stored(request)
+            query = {key: request.query_params.getlist(key) for key in request.query_params}
+            page = item_page(stored_input_items(stored), query)
+        except ApiError as exc:
+            return openai_error(exc)
+        return Response(dumps(page), media_type="application/json")
 
     async def delete(self, request: HttpRequest) -> Response:
         from starlette.responses import Response

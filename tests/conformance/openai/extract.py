@@ -24,6 +24,7 @@ ROOTS = [
     "Model",
     "ListModelsResponse",
     "ErrorResponse",
+    "ResponseItemList",
 ]
 PREFIX = "#/components/schemas/"
 
