@@ -126,7 +126,7 @@ _EMAIL = lazy(
 )
 
 _PHONE = lazy(
-    r"(?<![A-Za-z0-9_+.\-/])(?:"
+    r"(?=[+(\d])(?<![A-Za-z0-9_+.\-/])(?:"
     r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}"  # international
     r"|0[5-9]0[\s-]?\d{4}[\s-]?\d{4}"  # JP mobile and IP phones
     r"|0\d{1,4}-\d{1,4}-\d{4}|0\d{1,4}\(\d{1,4}\)\d{4}"  # JP landlines, written with separators
@@ -136,10 +136,13 @@ _PHONE = lazy(
     r")(?![A-Za-z0-9_\-/]|\.\d)"
 )
 
-_CARD = lazy(r"(?<![\d\-.])(?:\d[ -]?){12,18}\d(?![\d\-]|\.\d)")
+# Each pattern below starts by consuming a digit, so the regex engine skips to digits quickly; the
+# look-behind then checks the character before that first digit (a leading look-behind would be
+# tried at every position: 3x slower on prose).
+_CARD = lazy(r"\d(?<![\d\-.]\d)(?:[ -]?\d){12,18}(?![\d\-]|\.\d)")
 _CARD_PREFIX = lazy(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6011|65|64[4-9]|35|62)")
 
-_MY_NUMBER = lazy(r"(?<![\d\-.])(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d\-]|\.\d)")
+_MY_NUMBER = lazy(r"(\d(?<![\d\-.]\d)\d{3})([ -]?)(\d{4})\2(\d{4})(?![\d\-]|\.\d)")
 # Full-width ASCII (０９０, ｓｋ-, ＠) is common in Japanese text; mapped one character to one,
 # so spans found in the mapped text are spans of the original.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -260,26 +263,32 @@ def _looks_random(value: str) -> bool:
 
 
 def _emails(text: str) -> Iterator[Finding]:
-    for m in _EMAIL.finditer(text):
+    for m in _EMAIL.finditer(text) if "@" in text else ():  # full-width ＠ is mapped already
         yield Finding("email", m.start(), m.end())
 
 
+def _may_have_digits(text: str, least: int) -> bool:
+    """Whether ``text`` may hold ``least`` digits: counted for ASCII text (each ``str.count`` is a
+    fast scan); other text always may, since ``\\d`` matches digits of every script."""
+    return not text.isascii() or sum(map(text.count, "0123456789")) >= least
+
+
 def _phones(text: str) -> Iterator[Finding]:
-    for m in _PHONE.finditer(text):
+    for m in _PHONE.finditer(text) if _may_have_digits(text, 10) else ():
         digits = re.sub(r"\D", "", m.group())
         if 10 <= len(digits) <= 15:
             yield Finding("phone", m.start(), m.end())
 
 
 def _cards(text: str) -> Iterator[Finding]:
-    for m in _CARD.finditer(text):
+    for m in _CARD.finditer(text) if _may_have_digits(text, 13) else ():
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_ok(digits):
             yield Finding("credit_card", m.start(), m.end())
 
 
 def _my_numbers(text: str) -> Iterator[Finding]:
-    for m in _MY_NUMBER.finditer(text):
+    for m in _MY_NUMBER.finditer(text) if _may_have_digits(text, 12) else ():
         digits = m.group(1) + m.group(3) + m.group(4)
         if not my_number_ok(digits) or len(set(digits)) < 3:
             continue
