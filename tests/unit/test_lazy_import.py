@@ -39,14 +39,18 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 
-def test_import_orchestrator_defers_the_engine() -> None:
+def _assert_left_unloaded(statement: str, modules: tuple[str, ...]) -> None:
     code = (
-        "import sys, orchestrator\n"
-        f"loaded = [m for m in {DEFERRED!r} if m in sys.modules]\n"
-        "assert not loaded, f'imported by import orchestrator: {loaded}'\n"
+        f"import sys\n{statement}\n"
+        f"loaded = [m for m in {modules!r} if m in sys.modules]\n"
+        f"assert not loaded, f'imported by {statement}: {{loaded}}'\n"
     )
     result = _run(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_import_orchestrator_defers_the_engine() -> None:
+    _assert_left_unloaded("import orchestrator", DEFERRED)
 
 
 # What the engine's first import leaves for later: the call cache and response cache (sqlite,
@@ -70,13 +74,7 @@ ENGINE_DEFERRED = (
 
 
 def test_the_engine_import_defers_what_its_first_use_may_not_need() -> None:
-    code = (
-        "import sys\nfrom orchestrator import Orchestrator\n"
-        f"loaded = [m for m in {ENGINE_DEFERRED!r} if m in sys.modules]\n"
-        "assert not loaded, f'imported with the engine: {loaded}'\n"
-    )
-    result = _run(code)
-    assert result.returncode == 0, result.stderr
+    _assert_left_unloaded("from orchestrator import Orchestrator", ENGINE_DEFERRED)
 
 
 def test_every_public_name_resolves_in_a_fresh_interpreter() -> None:
