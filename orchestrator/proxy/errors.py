@@ -40,7 +40,7 @@ from orchestrator import errors
 from orchestrator.logs import get_logger
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, seconds_to_midnight_utc
 
-__all__ = ["ApiError", "from_exception", "from_shoal_error", "from_validation_error"]
+__all__ = ["ApiError", "from_exception", "from_shoal_error", "from_validation_error", "member_own_error"]
 
 
 log = get_logger("shoal.proxy")
@@ -165,17 +165,23 @@ def from_shoal_error(exc: errors.ShoalError, *, direct: str | None = None) -> Ap
 def _quorum(exc: errors.QuorumError, direct: str | None) -> ApiError:
     """502 with the members' errors summarised; a member asked directly passes on its 400 or 429."""
     error = exc.errors.get(direct) if direct else None
-    kind = getattr(error, "type", None)
+    kind, retry_after = getattr(error, "type", None), getattr(error, "retry_after", None)
+    passed = member_own_error(kind, retry_after, str(exc))
+    return passed or ApiError(502, str(exc), type="upstream_error", code="quorum_not_met")
+
+
+def member_own_error(kind: str | None, retry_after: float | None, message: str) -> ApiError | None:
+    """A member's own 400 or 429 (its error's ``kind``, and ``retry_after`` for a 429), passed on to
+    a client that asked that member directly; ``None`` for any other kind."""
     if kind == errors.RateLimited.kind:
-        retry_after = getattr(error, "retry_after", None)
         wait = max(1, math.ceil(retry_after)) if retry_after is not None else 1
         return ApiError(
             429,
-            str(exc),
+            message,
             type="rate_limit_error",
             code="upstream_rate_limited",
             headers={"Retry-After": str(wait)},
         )
     if kind == errors.BadRequestError.kind:
-        return ApiError(400, str(exc), code="upstream_bad_request")
-    return ApiError(502, str(exc), type="upstream_error", code="quorum_not_met")
+        return ApiError(400, message, code="upstream_bad_request")
+    return None

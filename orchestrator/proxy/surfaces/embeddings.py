@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import math
 import struct
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from orchestrator.errors import BadRequestError, BudgetExceeded, RateLimited, ShoalError
-from orchestrator.proxy.errors import ApiError, from_exception, from_shoal_error, from_validation_error
+from orchestrator.errors import BudgetExceeded, ProviderError, ShoalError
+from orchestrator.proxy.errors import (
+    ApiError,
+    from_exception,
+    from_shoal_error,
+    from_validation_error,
+    member_own_error,
+)
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, with_header_sensitivity
 from orchestrator.proxy.surfaces.base import JSON, dumps, object_body, openai_error
 from orchestrator.types import Embeddings, Tags
@@ -130,15 +135,5 @@ class EmbeddingsSurface:
 
 def _member_error(exc: ShoalError) -> ApiError:
     """The member's own 400 or 429 passed on (it was asked directly); the rest as everywhere."""
-    if isinstance(exc, BadRequestError):
-        return ApiError(400, str(exc), code="upstream_bad_request")
-    if isinstance(exc, RateLimited):
-        wait = max(1, math.ceil(exc.retry_after)) if exc.retry_after is not None else 1
-        return ApiError(
-            429,
-            str(exc),
-            type="rate_limit_error",
-            code="upstream_rate_limited",
-            headers={"Retry-After": str(wait)},
-        )
-    return from_shoal_error(exc)
+    passed = member_own_error(exc.kind, exc.retry_after, str(exc)) if isinstance(exc, ProviderError) else None
+    return passed or from_shoal_error(exc)
