@@ -156,6 +156,13 @@ _MY_NUMBER_CONTEXT = lazy(r"(?i)マイナンバー|個人番号|my\s*number|indi
 def detect(text: str) -> list[Finding]:
     """Every finding in ``text``, ordered by position, overlapping spans resolved by kind order."""
     text = text.translate(_FULL_WIDTH)
+    if _nothing_to_find(text):
+        return []
+    return _scan(text)
+
+
+def _scan(text: str) -> list[Finding]:
+    """:func:`detect` of text already mapped to ASCII where it is full-width: every finder run."""
     found: list[Finding] = []
     for finder in _FINDERS:
         for finding in finder(text):
@@ -295,6 +302,31 @@ def _my_numbers(text: str) -> Iterator[Finding]:
         # A check digit alone passes one random number in eleven: ask for a word naming it too.
         if _MY_NUMBER_CONTEXT.search(text[max(0, m.start() - 40) : m.end() + 20]):
             yield Finding("my_number", m.start(), m.end())
+
+
+# What any finding needs, in ASCII text: a vendor key holds 11 key characters in a row (``xox?-``
+# and 10 more, ``eyJ`` and 8 before its first dot; the others more), a private key its
+# ``-----BEGIN`` line, an assignment or a bearer token one of the words its pattern needs, a
+# password in a URL "://", an e-mail "@", a phone number, card or My Number 10 digits or more.
+_KEY_RUN = lazy(r"[A-Za-z0-9_-]{11}")
+_ANY_WORDS = tuple(dict.fromkeys((*_BEARER_WORDS, *_SECRET_WORDS, *_PASSWORD_WORDS)))
+_QUICK_CHARS = 4096  # longer text almost always holds one of these; its finders' own checks suffice
+
+
+def _nothing_to_find(text: str) -> bool:
+    """Whether no finder can report anything in ``text``: short ASCII text holding none of what every
+    finding needs (a prompt such as "What is six times seven?" costs a few scans, not seven
+    finders). Text that is not ASCII is always scanned (``\\d`` and case folding reach beyond ASCII)."""
+    if len(text) > _QUICK_CHARS or not text.isascii():
+        return False
+    if "@" in text or "://" in text or "-----BEGIN" in text:
+        return False
+    lowered = text.lower()
+    if any(word in lowered for word in _ANY_WORDS):
+        return False
+    if sum(map(text.count, "0123456789")) >= 10:
+        return False
+    return _KEY_RUN.search(text) is None
 
 
 # Order matters: a span claimed by an earlier finder is not reported again by a later one.

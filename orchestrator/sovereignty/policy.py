@@ -255,7 +255,11 @@ def forwarded_texts(request: Request) -> Iterator[Forwarded]:
                     # five words): only the values are read, as ``model_dump(exclude_none=True)``
                     # gives them (a tool call or a content part as its own fields)
                     field_value = getattr(message, key)
-                    if key != "role" and field_value is not None:
+                    if key == "role" or field_value is None:
+                        continue
+                    if type(field_value) is str:  # what _leaves makes of a string, without its walk
+                        yield Forwarded(f"messages[{i}].{key}", field_value, i)
+                    else:
                         yield from _leaves(f"messages[{i}].{key}", _plain(field_value), i, keys=False)
         else:
             yield from _leaves(name, _plain(value), None, keys=True)

@@ -99,3 +99,33 @@ def test_known_findings_survive_the_pre_checks() -> None:
     text = "call +81 90-1234-5678, card 4111 1111 1111 1111, mail a@b.jp, マイナンバー 1234 5678 9018"
     kinds = {f.kind for f in detector.detect(text)}
     assert {"phone", "credit_card", "email"} <= kinds
+
+
+# -- the whole-text check: short ASCII text none of whose finders can match is not scanned --------
+
+# Pieces of every kind the finders look for, cut so that they only sometimes come whole.
+kinds = st.sampled_from(
+    [
+        "AKIA", "ABCDEFGHIJKLMNOP", "sk-", "proj-", "x9Fq2Lm8Zr4Tw6Yb1Nc3", "xoxb-", "1234567890", "eyJ",
+        "abcdefgh", ".", "ghp_", "hf_", "npm_", "AIza", "-----BEGIN ", "PRIVATE KEY-----", "RSA ", "@",
+        "a@b.jp", "://", "u:p4ss@host", "bearer ", "token ", "Key", "pin", "pwd", "pass=", "= ", "0",
+        "4111 1111 1111 1111", "+81 90-1234-5678", "(555) 123-4567", "090-1234-5678", "マイナンバー",
+        "1234 5678 9018", " ", "_", "-", "fn_", "What is six times seven?", "word", "information", "\n",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(kinds, max_size=10).map("".join))
+def test_the_whole_text_check_never_hides_a_finding(text: str) -> None:
+    mapped = text.translate(detector._FULL_WIDTH)
+    assert detector.detect(text) == detector._scan(mapped)
+    if detector._nothing_to_find(mapped):
+        assert all(list(finder(mapped)) == [] for finder in detector._FINDERS)
+
+
+def test_the_whole_text_check_passes_plain_prompts_and_stops_at_what_may_match() -> None:
+    assert detector._nothing_to_find("What is six times seven?")
+    for text in ("mail a@b.jp", "a key", "see http://x", "call 0901234567", "xoxb-12345abcde", "ｓｋ"):
+        assert not detector._nothing_to_find(text), text
+    assert not detector._nothing_to_find("plain words " * 400)  # long text: its finders check
