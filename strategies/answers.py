@@ -131,10 +131,14 @@ _NUMBER_WORDS = (
     r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|half"
 )
 _OPERAND = rf"(?:-?\d[\d,.]*|{_NUMBER_WORDS})"
+_OPERATOR = r"(?:[-+*/×÷^x]|times|plus|minus|divided by|multiplied by|over|to the power of)"
+# Arithmetic in the asking sentence: "six times seven", "12 squared", "the sum of 3 and 4". Only
+# whether it is there is read, so the three forms share their start: a word boundary, then a digit,
+# "-", or the first letter of a number word or of "square root", "cube root", "sum", "product",
+# "difference", "quotient" (the look-ahead lets the engine pass every other position at once).
 _ARITHMETIC = re.compile(
-    rf"\b{_OPERAND}\s*(?:[-+*/×÷^x]|times|plus|minus|divided by|multiplied by|over|to the power of)"
-    rf"\s*{_OPERAND}\b|\b{_OPERAND}\s+(?:squared|cubed)\b"
-    rf"|\b(?:square root|cube root|sum|product|difference|quotient) of\s+{_OPERAND}",
+    rf"\b(?=[-\dzotfsenhcpdq])(?:{_OPERAND}(?:\s*{_OPERATOR}\s*{_OPERAND}\b|\s+(?:squared|cubed)\b)"
+    rf"|(?:square root|cube root|sum|product|difference|quotient) of\s+{_OPERAND})",
     re.IGNORECASE,
 )
 _QUANTITY = re.compile(

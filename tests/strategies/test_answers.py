@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strategies import answers
 from strategies.answers import AnswerSettings, answer_key, cluster, equivalent, infer_type, matcher_for
 from strategies.equivalence.code import CodeMatcher, normalize_code
 from strategies.equivalence.number import NumberMatcher
@@ -304,3 +307,29 @@ def test_six_times_seven_is_voted_as_a_number() -> None:
 def test_huge_powers_are_left_unkeyed_not_evaluated() -> None:
     assert not NumberMatcher().key(r"$2^{10000000}$").extracted
     assert NumberMatcher().key(r"$2^{100}$").canonical == str(2**100)
+
+
+# The three arithmetic forms as first written (a search per form): the one-pass pattern must agree.
+_PLAIN_ARITHMETIC = re.compile(
+    rf"\b{answers._OPERAND}\s*{answers._OPERATOR}\s*{answers._OPERAND}\b|\b{answers._OPERAND}\s+(?:squared|cubed)\b"
+    rf"|\b(?:square root|cube root|sum|product|difference|quotient) of\s+{answers._OPERAND}",
+    re.IGNORECASE,
+)
+_ARITHMETIC_PIECES = st.sampled_from(
+    [
+        "six", "SIX", "ſix", "seven", "Ten", "half", "hundred", "thousand", "zero", "one", "-", "12", "3.5",
+        "1,000", "٣", " ", "  ", "times", "TIMES", "x", "×", "÷", "^", "*", "/", "+", "plus", "over",
+        "to the power of", "divided by", "squared", "cubed", "square root", "cube root", "Sum", "product",
+        "difference", "quotient", " of ", "of", "what is", "?", ".", "a", "K", "ı", "İ", "often", "tenth",
+        "someone", "sixty", "\n", "quotient of ", "Quotient of", "sum of ", "ſum of ", "difference of ",
+        "product of ", "square root of ", "cube root of ", "Cube root of", "eight times nine", "-4 x 5",
+        "zero plus one",
+        "Hundred over ten", "fifty squared", "one cubed", "two minus 1", "thirty divided by 3",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_ARITHMETIC_PIECES, max_size=8).map("".join))
+def test_the_one_pass_arithmetic_pattern_finds_what_the_three_forms_find(text: str) -> None:
+    assert (answers._ARITHMETIC.search(text) is None) == (_PLAIN_ARITHMETIC.search(text) is None), text
