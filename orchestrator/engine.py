@@ -60,6 +60,7 @@ from orchestrator.types import (
     Tags,
     Usage,
     Verdict,
+    copied,
 )
 
 if TYPE_CHECKING:
@@ -241,8 +242,7 @@ class Orchestrator:
                         raise ledger.over_budget from None
                     raise
                 ledger.settle()
-                verdict = self._account(verdict, ledger, route, request, started)
-                verdict.sensitivity = clearance.sensitivity
+                verdict = self._account(verdict, ledger, route, request, started, clearance.sensitivity)
                 span.done(verdict)
                 if responses is not None and cache_key is not None:
                     await responses.store(cache_key, verdict)
@@ -329,7 +329,7 @@ class Orchestrator:
         section = self.config.strategy_config(route.strategy, self.registry)
         chosen_team = team or route.team or self.config.team_of(section)
         self.config.team_members(chosen_team)
-        return route.model_copy(update={"team": chosen_team})
+        return copied(route, team=chosen_team)
 
     def strategy(self, name: str, *, team: str | None = None) -> Strategy:
         """The strategy called ``name``; a kind used by name takes its defaults from ``team``."""
@@ -494,17 +494,24 @@ class Orchestrator:
         return run_strategy
 
     @staticmethod
-    def _account(verdict: Verdict, ledger: Ledger, route: Route, request: Request, started: float) -> Verdict:
-        return verdict.model_copy(
-            update={
-                "route": route,
-                "candidates": list(ledger.candidates),
-                "usage": ledger.usage,
-                "cost_usd": ledger.cost_usd,
-                "calls": sum(1 for c in ledger.candidates if c.attempts > 0 or c.cached),
-                "latency_s": time.perf_counter() - started,
-                "request_id": request.request_id,
-            }
+    def _account(
+        verdict: Verdict,
+        ledger: Ledger,
+        route: Route,
+        request: Request,
+        started: float,
+        sensitivity: list[str],
+    ) -> Verdict:
+        return copied(  # model_copy(update=...), from the ledger's validated parts
+            verdict,
+            route=route,
+            candidates=list(ledger.candidates),
+            usage=ledger.usage,
+            cost_usd=ledger.cost_usd,
+            calls=sum(1 for c in ledger.candidates if c.attempts > 0 or c.cached),
+            latency_s=time.perf_counter() - started,
+            request_id=request.request_id,
+            sensitivity=sensitivity,
         )
 
 

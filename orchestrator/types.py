@@ -29,6 +29,7 @@ __all__ = [
     "Usage",
     "Verdict",
     "assembled",
+    "copied",
     "new_request_id",
 ]
 
@@ -77,6 +78,26 @@ def assembled(cls: type[_M], /, **values: Any) -> _M:
 
 
 _UNPLANNED: Any = object()
+
+
+def copied(model: _M, /, **update: Any) -> _M:
+    """``model.model_copy(update=update)`` for values that are already valid, at a third of its cost.
+
+    The same instance as ``model_copy``: a shallow copy whose fields set gains the updated names.
+    A model ``assembled`` would not build itself goes through ``model_copy``.
+    """
+    cls = type(model)
+    plan = _PLANS.get(cls, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None or model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+        return model.model_copy(update=update)
+    copy = cls.__new__(cls)
+    object.__setattr__(copy, "__dict__", {**model.__dict__, **update})
+    object.__setattr__(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(copy, "__pydantic_extra__", None)
+    object.__setattr__(copy, "__pydantic_private__", None)
+    return copy
 
 
 def _plan(cls: type[BaseModel]) -> _Plan | None:

@@ -248,7 +248,7 @@ def verdict_of(
         answer=answer if answer is not None else chosen.answer if chosen is not None else "",
         confidence=float(max(0.0, min(1.0, confidence))),
         strategy=strategy,
-        clusters=list(clusters),
+        clusters=clusters,  # the tally's clusters() is a fresh list
         dissent=_dissent([c for c in clusters if c is not chosen and c != chosen], tally.candidates),
         partial=partial,
         notes=all_notes,

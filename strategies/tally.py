@@ -88,6 +88,7 @@ class Tally:
         self.candidates: list[Candidate] = []
         self._kind: str | None = None
         self._matchers: dict[str, Matcher] = {}
+        self._fixed: Matcher | None = None  # the matcher once the type no longer depends on the answers
         self._keys: dict[tuple[str, str], Key] = {}
         self._asked: tuple[str | None] | None = None
         self._inferred: tuple[int, str] | None = None
@@ -172,7 +173,10 @@ class Tally:
         return self._weights.get(member, 1.0)
 
     def matcher(self) -> Matcher:
+        if self._fixed is not None:
+            return self._fixed
         wanted: str = self.settings.answer_type
+        inferred = False
         if wanted == "auto":
             if self._asked is None:  # what the question asks for does not change: read it once
                 self._asked = (question_type(self.question),)
@@ -183,9 +187,13 @@ class Tally:
                 if self._inferred is None or self._inferred[0] != count:
                     self._inferred = (count, answers_type(self._texts(), self.question))
                 wanted = self._inferred[1]
-        if wanted not in self._matchers:
-            self._matchers[wanted] = matcher_for(wanted, self.question, (), self.settings)  # type: ignore[arg-type]
-        return self._matchers[wanted]
+                inferred = True
+        matcher = self._matchers.get(wanted)
+        if matcher is None:
+            matcher = self._matchers[wanted] = matcher_for(wanted, self.question, (), self.settings)  # type: ignore[arg-type]
+        if not inferred:  # the type asked for, or the one the question asks: it stays
+            self._fixed = matcher
+        return matcher
 
     def key_of(self, candidate: Candidate) -> Key:
         if self.tools and candidate.tool_calls:
@@ -210,12 +218,16 @@ class Tally:
         """Every cluster: the contenders first (best first, see :meth:`decision`), then the answers
         that did not parse as the type. Equal clusters are listed by their members' names (display
         only: the order never decides a tie)."""
+        return list(self._clusters())
+
+    def _clusters(self) -> list[Cluster]:
+        """:meth:`clusters`, not a copy (the tally's own, for reading)."""
         answered = self._answered()
         if not answered:
             return []
         memo = (self.matcher().kind, len(self.candidates))
         if self._clustered is not None and self._clustered[0] == memo:
-            return list(self._clustered[1])
+            return self._clustered[1]
         keys = [self.key_of(c) for c in answered]
         found = cluster_keys(
             keys,
@@ -231,11 +243,11 @@ class Tally:
         else:
             self._contenders = int(all(key.extracted for key in keys))
         self._clustered = (memo, found)
-        return list(found)
+        return found
 
     def contenders(self) -> list[Cluster]:
         """The clusters that can win: those whose answers parse as the type."""
-        clusters = self.clusters()
+        clusters = self._clusters()
         return clusters[: self._contenders]
 
     def _rank(self, c: Cluster) -> tuple[float, int, float]:
@@ -244,7 +256,7 @@ class Tally:
 
     def decision(self) -> Decision:
         """Who won, by weight, then the tie rules; no winner on a tie they leave or when nothing parsed."""
-        clusters = self.clusters()
+        clusters = self._clusters()
         total = sum(c.weight for c in clusters)
         contenders = self.contenders()
         if not contenders:
@@ -293,7 +305,7 @@ class Tally:
         key = await self.key_text(text)
         for candidate in self.answered:
             await self.key_candidate(candidate)
-        clusters = self.clusters()
+        clusters = self._clusters()
         total = sum(c.weight for c in clusters)
         answered = self._answered()
         for c in clusters:
@@ -314,7 +326,7 @@ class Tally:
         contenders = self.contenders()
         if not contenders:
             return 0.0, 0.0
-        others = [c.weight for c in self.clusters() if c is not contenders[0]]
+        others = [c.weight for c in self._clusters() if c is not contenders[0]]
         return contenders[0].weight, max(others, default=0.0)
 
     def decided(self, outstanding: float) -> bool:
