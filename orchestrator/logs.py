@@ -14,11 +14,10 @@ orchestrator`` stays light.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
-from contextvars import ContextVar
+from collections.abc import MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = ["Logger", "bound", "configure_logging", "get_logger"]
@@ -27,14 +26,27 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 _fields: ContextVar[dict[str, Any]] = ContextVar("shoal_log_fields", default={})  # noqa: B039
 
 
-@contextlib.contextmanager
-def bound(**fields: Any) -> Iterator[None]:
-    """Add ``fields`` to every event logged inside the block (this task and its children)."""
-    token = _fields.set({**_fields.get(), **fields})
-    try:
-        yield
-    finally:
-        _fields.reset(token)
+def bound(**fields: Any) -> Bound:
+    """Add ``fields`` to every event logged inside the ``with`` block (this task and its children)."""
+    return Bound(fields)
+
+
+class Bound:
+    """The ``with`` block of :func:`bound`."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+        self._token: Token[dict[str, Any]] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _fields.set({**_fields.get(), **self._fields})
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _fields.reset(self._token)
+            self._token = None
 
 
 def _merge_bound(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

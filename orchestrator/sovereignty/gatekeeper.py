@@ -9,8 +9,6 @@ audit line when the request ends (:meth:`audited`).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +41,30 @@ class AuditTrail:
     ledger: Ledger | None = None
     outcome: str = "error"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Audited:
+    """The ``with`` block of one request (:meth:`Gatekeeper.audited`): gives its :class:`AuditTrail`;
+    at the end the outcome is ``ok``, the name of the Shoal error raised, or ``error`` for any other
+    exception (which goes on), and the audit line is written when one is wanted."""
+
+    __slots__ = ("_clearance", "_gatekeeper", "_request", "trail")
+
+    def __init__(self, gatekeeper: Gatekeeper, request: Request, clearance: Clearance) -> None:
+        self._gatekeeper, self._request, self._clearance = gatekeeper, request, clearance
+        self.trail = AuditTrail()
+
+    def __enter__(self) -> AuditTrail:
+        return self.trail
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.trail.outcome = "ok"
+        elif issubclass(exc_type, ShoalError):
+            self.trail.outcome = exc_type.__name__
+        gatekeeper = self._gatekeeper
+        if audit_wanted(gatekeeper.config.policy.audit_log):
+            gatekeeper._write_audit(self._request, self._clearance, self.trail)
 
 
 class Gatekeeper:
@@ -129,19 +151,9 @@ class Gatekeeper:
                     found.append((key, "strategy", name))
         return found
 
-    @contextlib.contextmanager
-    def audited(self, request: Request, clearance: Clearance) -> Iterator[AuditTrail]:
-        """Write the request's audit line when the block ends, however it ends."""
-        trail = AuditTrail()
-        try:
-            yield trail
-            trail.outcome = "ok"
-        except ShoalError as exc:
-            trail.outcome = type(exc).__name__
-            raise
-        finally:
-            if audit_wanted(self.config.policy.audit_log):
-                self._write_audit(request, clearance, trail)
+    def audited(self, request: Request, clearance: Clearance) -> Audited:
+        """Write the request's audit line when the ``with`` block ends, however it ends."""
+        return Audited(self, request, clearance)
 
     def _write_audit(self, request: Request, clearance: Clearance, trail: AuditTrail) -> None:
         candidates = trail.ledger.candidates if trail.ledger is not None else []
