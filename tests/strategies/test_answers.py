@@ -332,3 +332,19 @@ _ARITHMETIC_PIECES = st.sampled_from(
 @given(st.lists(_ARITHMETIC_PIECES, max_size=8).map("".join))
 def test_the_one_pass_arithmetic_pattern_finds_what_the_three_forms_find(text: str) -> None:
     assert (answers._ARITHMETIC.search(text) is None) == (_PLAIN_ARITHMETIC.search(text) is None), text
+
+
+_PLAIN_QUANTITY = re.compile(f"{answers._QUANTITY_EN}|{answers._QUANTITY_JA}", re.IGNORECASE)
+_QUANTITY_PIECES = st.sampled_from(
+    [
+        "how", "How", "HOW", " ", "many", "much", "old", "heavy", "how many", "How much", "calculate",
+        "Compute", "evaluate", "solve for", "what percent", "What percentage", "ſolve for", "cal", "x",
+        "いくつ", "何個", "何", "個", "いくら", "計算", "合計", "合", "は", "?", "?", "show", "_", "K",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_QUANTITY_PIECES, max_size=8).map("".join))
+def test_the_quantity_pattern_with_its_look_ahead_finds_what_the_forms_find(text: str) -> None:
+    assert (answers._QUANTITY.search(text) is None) == (_PLAIN_QUANTITY.search(text) is None), text
