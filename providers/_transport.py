@@ -33,17 +33,81 @@ _HEAD_LIMIT = 1 << 16
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
+class _Deadline:
+    """The read timeout of one exchange: each wait for the server (the head, every part of the
+    body) may last ``seconds``, as with ``asyncio.timeout`` around every read, on one timer.
+
+    The timer is armed at the first wait and moved on only when it fires before the current
+    wait's end, so a stream of many chunks pays a clock read per chunk, not a timer. When a
+    wait outlives its time the task is cancelled; the reader then asks :meth:`timed_out`,
+    which takes the cancellation back when it was only this deadline's (a cancellation from
+    elsewhere stays a cancellation).
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_loop", "_seconds", "_task", "_until", "expired")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._until = 0.0
+        self._cancelling = 0
+        self.expired = False
+
+    def waiting(self) -> None:
+        """A wait begins in the current task."""
+        if self._seconds is None:
+            return
+        self._until = self._loop.time() + self._seconds
+        task = self._task = asyncio.current_task()
+        self._cancelling = task.cancelling() if task is not None else 0
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._until, self._fire)
+
+    def done(self) -> None:
+        """The wait is over (whatever its outcome)."""
+        self._task = None
+
+    def timed_out(self) -> bool:
+        """After a ``CancelledError`` in a wait: whether this deadline caused it (then it is undone)."""
+        if not self.expired:
+            return False
+        self.expired = False
+        task = asyncio.current_task()
+        return task is not None and task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        task = self._task
+        if task is None:
+            return  # between waits: the next one arms the timer again
+        if self._loop.time() < self._until:
+            self._handle = self._loop.call_at(self._until, self._fire)
+            return
+        self.expired = True
+        task.cancel()
+
+
 class _Connection:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("deadline", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.deadline: _Deadline | None = None
 
     @property
     def usable(self) -> bool:
         return not (self.reader.at_eof() or self.writer.is_closing() or self.reader._buffer)  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        if self.deadline is not None:
+            self.deadline.close()
         self.writer.close()
 
 
@@ -65,7 +129,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         connection, status, headers, reason = await self._open(
             key, _serialize(request, await request.aread()), timeouts, request
         )
-        body = _Body(self, key, connection, request, headers, status, timeouts.get("read"))
+        body = _Body(self, key, connection, request, headers, status)
         return httpx.Response(
             status,
             headers=headers,
@@ -85,9 +149,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         """
         key = (host, port)
         connection, status, headers, _ = await self._open(key, message, timeouts, None)
-        return RawResponse(
-            status, headers, _Body(self, key, connection, None, headers, status, timeouts.get("read"))
-        )
+        return RawResponse(status, headers, _Body(self, key, connection, None, headers, status))
 
     async def _open(
         self,
@@ -148,17 +210,23 @@ class LeanTransport(httpx.AsyncBaseTransport):
         message: bytes,
         timeouts: dict[str, float | None],
     ) -> tuple[_Connection, int, list[tuple[bytes, bytes]], bytes]:
+        deadline = connection.deadline = _Deadline(timeouts.get("read"))
         try:
             connection.writer.write(message)
-            async with asyncio.timeout(timeouts.get("read")):
+            deadline.waiting()
+            try:
                 status, headers, reason = await _read_head(connection.reader)
-        except TimeoutError as exc:
+            finally:
+                deadline.done()
+        except asyncio.CancelledError as exc:
             connection.close()
-            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from exc
+            if deadline.timed_out():
+                raise httpx.ReadTimeout("timed out waiting for the response", request=request) from exc
+            raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             connection.close()
             raise httpx.RemoteProtocolError(f"no valid response: {exc!r}", request=request) from exc
-        except BaseException:  # cancelled (an early exit): the connection is mid-exchange, so useless
+        except BaseException:  # an early exit: the connection is mid-exchange, so useless
             connection.close()
             raise
         return connection, status, headers, reason
@@ -213,10 +281,10 @@ class _Body(httpx.AsyncByteStream):
         request: httpx.Request | None,
         headers: list[tuple[bytes, bytes]],
         status: int,
-        read_timeout: float | None,
     ) -> None:
         self._transport, self._key, self._connection, self._request = transport, key, connection, request
-        self._timeout = read_timeout
+        assert connection.deadline is not None  # set by the exchange that read the head
+        self._deadline = connection.deadline
         self._length: int | None = None
         self._chunked = False
         self._keep = True
@@ -246,54 +314,70 @@ class _Body(httpx.AsyncByteStream):
         if length is not None and not self._chunked and len(reader._buffer) >= length:  # type: ignore[attr-defined]
             data = await reader.readexactly(length)  # buffered: returns without waiting
             self._done = True
+            self._deadline.close()
             return data
         return b"".join([part async for part in self])
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        reader = self._connection.reader
+        reader, deadline = self._connection.reader, self._deadline
         try:
             if self._chunked:
-                async for part in self._chunks(reader):
+                async for part in self._chunks(reader, deadline):
                     yield part
             elif self._length is not None:
                 remaining = self._length
                 while remaining:
-                    async with asyncio.timeout(self._timeout):
+                    deadline.waiting()
+                    try:
                         data = await reader.read(min(remaining, 1 << 16))
+                    finally:
+                        deadline.done()
                     if not data:
                         raise asyncio.IncompleteReadError(b"", remaining)
                     remaining -= len(data)
                     yield data
             else:
                 while True:
-                    async with asyncio.timeout(self._timeout):
+                    deadline.waiting()
+                    try:
                         data = await reader.read(1 << 16)
+                    finally:
+                        deadline.done()
                     if not data:
                         break
                     yield data
             self._done = True
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("timed out reading the response body", request=self._request) from exc
+        except asyncio.CancelledError as exc:
+            if deadline.timed_out():
+                raise httpx.ReadTimeout("timed out reading the response body", request=self._request) from exc
+            raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             raise httpx.RemoteProtocolError(
                 f"response body cut short: {exc!r}", request=self._request
             ) from exc
+        finally:
+            deadline.close()
 
-    async def _chunks(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    @staticmethod
+    async def _chunks(reader: asyncio.StreamReader, deadline: _Deadline) -> AsyncIterator[bytes]:
         while True:
-            async with asyncio.timeout(self._timeout):
+            deadline.waiting()
+            try:
                 size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip(), 16)
                 if size == 0:
                     while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
                         pass
                     return
                 data = await reader.readexactly(size + 2)
+            finally:
+                deadline.done()
             yield data[:-2]
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None  # type: ignore[assignment]
         if connection is None:
             return
+        self._deadline.close()
         if self._done and self._keep:
             self._transport._release(self._key, connection)
         else:

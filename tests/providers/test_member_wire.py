@@ -22,13 +22,13 @@ import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.errors import BadRequestError, ProviderError, RateLimited, TruncatedStream
+from orchestrator.errors import BadRequestError, ProviderError, ProviderTimeout, RateLimited, TruncatedStream
 from orchestrator.protocols import ProviderContext, StreamDelta
 from orchestrator.types import Call, Member
-from providers._transport import _serialize, sse_lines
+from providers._transport import _Deadline, _serialize, sse_lines
 from providers.openai_compat import OpenAICompatProvider
 
-Reply = Callable[[bytes], bytes | list[bytes]]  # the request's bytes -> the reply (parts sent apart)
+Reply = Callable[[bytes], bytes | list[bytes | float]]  # request bytes -> reply parts (a float: a pause)
 
 
 class WireServer:
@@ -49,6 +49,9 @@ class WireServer:
                 self.received.append(raw)
                 parts = self.reply(raw)
                 for part in parts if isinstance(parts, list) else [parts]:
+                    if isinstance(part, float):
+                        await asyncio.sleep(part)
+                        continue
                     writer.write(part)
                     await writer.drain()
                     await asyncio.sleep(0.01)
@@ -106,9 +109,13 @@ def event(content: str | None = None, finish: str | None = None) -> bytes:
     )
 
 
-def chunked(*parts: bytes) -> list[bytes]:
+def chunked(*parts: bytes | float) -> list[bytes | float]:
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    return [head, *(b"%x\r\n%s\r\n" % (len(p), p) for p in parts), b"0\r\n\r\n"]
+    return [
+        head,
+        *(p if isinstance(p, float) else b"%x\r\n%s\r\n" % (len(p), p) for p in parts),
+        b"0\r\n\r\n",
+    ]
 
 
 async def collect(stream: AsyncIterator[StreamDelta]) -> list[StreamDelta]:
@@ -288,3 +295,102 @@ def test_lines_are_the_same_however_the_bytes_are_cut(pieces: list[bytes], cuts:
 
     got = asyncio.run(lines())
     assert got == _reference_lines(data)
+
+
+# --- the read timeout: each wait for the server may last timeout_s, however long the whole ----------
+
+STREAM = [event("a"), b"\n\n", event("b", "stop"), b"\n\n", b"data: [DONE]\n\n"]
+
+
+async def test_a_server_that_never_answers_times_out(serve: Callable[..., Any]) -> None:
+    provider, _ = await serve(lambda raw: [5.0], timeout_s=0.2)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ProviderTimeout):
+        await provider.complete(ask())
+    assert 0.19 <= asyncio.get_running_loop().time() - started < 2
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # the timeout's cancellation was taken back
+    await asyncio.sleep(0)  # and none is left pending
+
+
+async def test_a_stream_that_stalls_times_out_after_what_it_sent(serve: Callable[..., Any]) -> None:
+    provider, _ = await serve(lambda raw: chunked(STREAM[0], STREAM[1], 5.0), timeout_s=0.2)
+    seen: list[str] = []
+    with pytest.raises(ProviderTimeout):
+        async for delta in provider.stream(ask()):
+            seen.append(delta.text)
+    assert seen == ["a"]
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_a_slow_stream_whose_every_wait_is_short_is_read_to_its_end(serve: Callable[..., Any]) -> None:
+    """Eight pauses of 0.1 s under a 0.25 s timeout: 0.8 s in all, but no wait reaches 0.25 s."""
+    paced: list[bytes | float] = []
+    for part in [event("a"), b"\n\n", event("b"), b"\n\n", event("c", "stop"), b"\n\n", b"data: [DONE]\n\n"]:
+        paced += [0.1, part]
+    provider, _ = await serve(lambda raw: chunked(*paced), timeout_s=0.25)
+    deltas = await collect(provider.stream(ask()))
+    assert deltas[-1].completion is not None and deltas[-1].completion.text == "abc"
+
+
+async def test_a_slow_reader_is_not_timed_out_by_the_server_s_clock(serve: Callable[..., Any]) -> None:
+    """Time the caller spends between chunks is not a wait for the server."""
+    provider, _ = await serve(lambda raw: chunked(*STREAM), timeout_s=0.15)
+    texts = []
+    async for delta in provider.stream(ask()):
+        texts.append(delta.text)
+        await asyncio.sleep(0.4)
+    assert texts[:2] == ["a", "b"]
+
+
+async def test_a_cancellation_from_outside_stays_a_cancellation(serve: Callable[..., Any]) -> None:
+    provider, _ = await serve(lambda raw: [5.0], timeout_s=0.2)
+    task = asyncio.create_task(provider.complete(ask()))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # and a caller's own shorter deadline wins over the member's read timeout
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await provider.complete(ask())
+
+
+@pytest.mark.parametrize("outer_cancel_too", [False, True])
+async def test_a_cancellation_in_the_same_instant_as_the_timeout_wins(
+    monkeypatch: pytest.MonkeyPatch, outer_cancel_too: bool
+) -> None:
+    """The read timeout fires and, before the task runs again, someone else cancels it too."""
+    fire = _Deadline._fire
+
+    def fire_and_cancel(self: _Deadline) -> None:
+        waiting = self._task
+        fire(self)
+        if outer_cancel_too and waiting is not None:
+            waiting.cancel()
+
+    monkeypatch.setattr(_Deadline, "_fire", fire_and_cancel)
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def read() -> str:
+        deadline = _Deadline(0.05)
+        try:
+            deadline.waiting()
+            try:
+                await never
+            finally:
+                deadline.done()
+        except asyncio.CancelledError:
+            if deadline.timed_out():
+                return "timed out"
+            raise
+        return "answered"
+
+    task = asyncio.create_task(read())
+    if outer_cancel_too:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        assert await task == "timed out"
+        assert task.cancelling() == 0
