@@ -119,6 +119,7 @@ kinds = st.sampled_from(
 @given(st.lists(kinds, max_size=10).map("".join))
 def test_the_whole_text_check_never_hides_a_finding(text: str) -> None:
     mapped = text.translate(detector._FULL_WIDTH)
+    assert mapped == text or not text.isascii()  # detect maps only text that is not ASCII
     assert detector.detect(text) == detector._scan(mapped)
     if detector._nothing_to_find(mapped):
         assert all(list(finder(mapped)) == [] for finder in detector._FINDERS)
