@@ -168,7 +168,7 @@ def _too_deep() -> ApiError:
 
 def cross_site_refusal(scope: dict[str, Any], *, auth_enabled: bool) -> ApiError | None:
     """Why a request must be refused before any route sees it, or None."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    headers = _checked_headers(scope.get("headers", ()))
     if scope.get("method") == "POST":
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
@@ -201,6 +201,19 @@ def cross_site_refusal(scope: dict[str, Any], *, auth_enabled: bool) -> ApiError
             code="forbidden_origin",
         )
     return None
+
+
+_CHECKED = frozenset({b"content-type", b"host", b"origin"})
+
+
+def _checked_headers(raw: Any) -> dict[str, str]:
+    """The headers :func:`cross_site_refusal` reads, by lower-case name (the last of repeated ones)."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        name = name.lower()
+        if name in _CHECKED:
+            found[name.decode("latin-1")] = value.decode("latin-1")
+    return found
 
 
 def _hostname(host: str) -> str:
