@@ -40,11 +40,11 @@ from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollecto
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
 from orchestrator.proxy.surfaces import EnginePost, Surface, surface_routes
-from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
+from orchestrator.proxy.surfaces.base import JSON, Plan, dumps, usage_of
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.health import HealthCollector
 from orchestrator.state.responses import ResponseStore, SharedResponseStore, SqliteResponseStore
-from orchestrator.types import Candidate, Usage, Verdict, new_request_id
+from orchestrator.types import Candidate, Verdict, new_request_id
 
 __all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json", "until_disconnect"]
 
@@ -71,7 +71,7 @@ class Exchange:
         if self.admitted:
             self.proxy.release()
         seconds = time.perf_counter() - self.started
-        usage = sum((v.usage for v in verdicts or []), Usage()) if verdicts else None
+        usage = usage_of(verdicts) if verdicts else None
         self.proxy.metrics.request(self.model, status, self.stream, seconds, usage)
         log.info(
             "proxy_request",
@@ -80,7 +80,7 @@ class Exchange:
             stream=self.stream,
             status=status,
             latency_s=round(seconds, 4),
-            calls=sum(v.calls for v in verdicts or []),
+            calls=sum(v.calls for v in verdicts) if verdicts else 0,
         )
 
 

@@ -389,7 +389,8 @@ class LimitedHttp(HttpToolsProtocol):
         cycle = self.cycle
         super().on_headers_complete()
         if self.cycle is not cycle and self.cycle is not None:  # a new request (its task not started)
-            self.cycle.scope.setdefault("extensions", {})[DEPARTURE] = Departure(self.cycle)  # type: ignore[misc]
+            scope: Any = self.cycle.scope
+            scope.setdefault("extensions", {})[DEPARTURE] = Departure(self.cycle)
             held = _HeldWrite(self.transport, self.loop)
             self.cycle.transport = held  # type: ignore[assignment]
             done = self.cycle.on_response
