@@ -35,7 +35,14 @@ from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_exception
 from orchestrator.proxy.inbound import Grace, HttpRequest, shutting_down, until_disconnect
-from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
+from orchestrator.proxy.limits import (
+    ClientGone,
+    Departure,
+    cross_site_refusal,
+    departure_of,
+    parse_json,
+    read_body,
+)
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
@@ -361,7 +368,13 @@ _JSON_TYPE = JSON.encode()
 
 
 class EventStream(StreamingResponse):
-    """A streaming response that always runs ``on_close``, even if its body never started."""
+    """A streaming response that always runs ``on_close``, even if its body never started.
+
+    Under :class:`~orchestrator.proxy.limits.LimitedHttp` the client's leaving is told by the
+    scope's :class:`~orchestrator.proxy.limits.Departure`: the stream runs in the request's own
+    task, which is cancelled then, as Starlette's task group (one task streaming, one reading
+    ``receive``) would cancel its stream; under another server, Starlette's way.
+    """
 
     def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
@@ -369,9 +382,32 @@ class EventStream(StreamingResponse):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            departure = departure_of(scope)
+            if departure is None:
+                await super().__call__(scope, receive, send)
+            elif not departure.gone:  # a client already gone is sent nothing
+                await self._stream_until_gone(departure, send)
         finally:
             self._on_close()
+
+    async def _stream_until_gone(self, departure: Departure, send: Any) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            left = True
+            task.cancel()
+
+        departure.on_leave(leave)
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not left or task.uncancel() > 0:  # cancelled by someone else too (shutdown)
+                raise
+        finally:
+            departure.on_leave(None)
 
 
 class Guard:
