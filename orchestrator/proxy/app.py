@@ -128,7 +128,7 @@ class Proxy:
     # -- admission -------------------------------------------------------------------
 
     def authorize(self, request: HttpRequest) -> None:
-        if not self.keys.allows(bearer(request)):
+        if self.keys.enabled and not self.keys.allows(bearer(request)):
             raise ApiError(
                 401,
                 "Incorrect API key provided: send Authorization: Bearer <key> (or x-api-key: <key>) "
@@ -247,7 +247,8 @@ class Proxy:
         limit and daily budget checked and applied."""
         policy = self.orchestrator.gatekeeper.policy
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
-        tags = await self.quota.begin(bearer(request), tags)
+        if self.quota.active:
+            tags = await self.quota.begin(bearer(request), tags)
         if tags is planned.request.tags:  # nothing to join or cap
             return planned
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
