@@ -43,7 +43,7 @@ from providers._http import (
     upstream_message,
     usage_from,
 )
-from providers._transport import LeanTransport
+from providers._transport import LeanTransport, RawResponse, sse_lines
 
 __all__ = ["OpenAICompatOptions", "OpenAICompatProvider", "prompt_from_messages"]
 
@@ -84,19 +84,21 @@ class OpenAICompatProvider:
         key = api_key_from_env(member)
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._timeout = httpx.Timeout(member.timeout_s or DEFAULT_TIMEOUT_S)
-        self._extensions = {"timeout": self._timeout.as_dict()}
-        self._wired: tuple[httpx.AsyncClient, httpx.Headers, dict[str, httpx.URL]] | None = None
+        self._timeouts: dict[str, float | None] = self._timeout.as_dict()
+        self._extensions = {"timeout": self._timeouts}
+        self._wired: tuple[httpx.AsyncClient, httpx.Headers, dict[str, _Route]] | None = None
         self._style, self._template = _prompt_options(member)
 
     async def complete(self, call: Call) -> Completion:
         path, body = self._request(call, stream=False)
         try:
-            async with self._posted(path, body) as response:
-                await response.aread()
-            response.raise_for_status()
+            async with self._posted(path, body) as reply:
+                content = await reply.read()
+                if not 200 <= reply.status < 300:  # what httpx's raise_for_status raises for
+                    reply.raise_status(content)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
-        data = self._json(response.content)
+        data = self._json(content)
         choice = self._first_choice(data)
         try:
             completion = self._choice(choice, data.get("model"), usage_from(data.get("usage")))
@@ -125,11 +127,10 @@ class OpenAICompatProvider:
         path, body = self._request(call, stream=True)
         state = _StreamState()
         try:
-            async with self._posted(path, body) as response:
-                if response.is_error:
-                    await response.aread()
-                    response.raise_for_status()
-                async for line in response.aiter_lines():
+            async with self._posted(path, body) as reply:
+                if reply.status >= 400:
+                    reply.raise_status(await reply.read())
+                async for line in reply.lines():
                     if state.done:
                         continue  # read to the end, so the connection goes back to the pool
                     chunk = self._sse_payload(line)
@@ -194,13 +195,15 @@ class OpenAICompatProvider:
         """Nothing of its own: the pooled client belongs to the context's exit stack."""
 
     @contextlib.asynccontextmanager
-    async def _posted(self, path: str, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
-        """POST ``body`` as JSON; the response, its body still to read, closed on leaving.
+    async def _posted(self, path: str, body: dict[str, Any]) -> AsyncIterator[_Reply]:
+        """POST ``body`` as JSON; the reply, its body still to read, closed on leaving.
 
-        It goes through the client's own transport for the URL (the lean one, a proxy's, or a
-        test's mock), without the client's per-request machinery an API call does not use
-        (cookie jar, auth flow, redirects, URL merging), which was most of a call's CPU. The
-        bytes sent are those of ``client.post(path, json=body, headers=...)``.
+        The bytes sent are those of ``client.post(path, json=body, headers=...)``, but without
+        the client's per-request machinery an API call does not use (cookie jar, auth flow,
+        redirects, URL merging). On the lean transport (a plain ``http://`` server) they are
+        written from a head built once per path, and the reply is read without httpx's request
+        and response models; any other transport for the URL (a proxy's, ``https://``, a test's
+        mock) gets an ``httpx.Request``.
         """
         client = self._client()
         if self._wired is None or self._wired[0] is not client:
@@ -208,18 +211,32 @@ class OpenAICompatProvider:
             headers["Content-Type"] = "application/json"
             headers.update(self._headers)
             self._wired = (client, headers, {})
-        _, headers, urls = self._wired
-        url = urls.get(path)
-        if url is None:
-            url = urls[path] = client._merge_url(path)  # as the client joins it to its base URL
+        _, headers, routes = self._wired
+        route = routes.get(path)
+        if route is None:
+            route = routes[path] = _Route(client, path, headers)
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        request = httpx.Request("POST", url, headers=headers, content=content, extensions=self._extensions)
-        response = await client._transport_for_url(url).handle_async_request(request)
-        response.request = request
+        reply: _Reply
+        if route.head is not None:
+            assert isinstance(route.transport, LeanTransport)
+            raw = await route.transport.send(
+                route.host,
+                route.port,
+                b"%s%d\r\n\r\n%s" % (route.head, len(content), content),
+                self._timeouts,
+            )
+            reply = _Reply(raw.status, raw.headers, raw, route.url)
+        else:
+            request = httpx.Request(
+                "POST", route.url, headers=headers, content=content, extensions=self._extensions
+            )
+            response = await route.transport.handle_async_request(request)
+            response.request = request
+            reply = _Reply(response.status_code, response.headers.raw, response, route.url)
         try:
-            yield response
+            yield reply
         finally:
-            await response.aclose()
+            await reply.aclose()
 
     def _client(self) -> httpx.AsyncClient:
         """The client pooled for this base URL; created on first use (it is event-loop bound)."""
@@ -319,6 +336,64 @@ class OpenAICompatProvider:
             "provider_error", provider=PROVIDER, member=self.member.name, kind=error.kind, status=error.status
         )
         return error
+
+
+class _Route:
+    """Where one path of a client's base URL goes: its URL, the transport the client picks for
+    it, and, on the lean transport, the request head up to the Content-Length value.
+
+    The head is cut from an ``httpx.Request`` built once with the same URL and headers, so the
+    bytes written are the ones httpx would send; it is kept only when httpx puts
+    Content-Length last, as it does (otherwise requests are built with httpx as usual).
+    """
+
+    __slots__ = ("head", "host", "port", "transport", "url")
+
+    def __init__(self, client: httpx.AsyncClient, path: str, headers: httpx.Headers) -> None:
+        self.url = client._merge_url(path)  # as the client joins it to its base URL
+        self.transport = client._transport_for_url(self.url)
+        self.host, self.port = self.url.host, self.url.port or 80
+        self.head: bytes | None = None
+        if isinstance(self.transport, LeanTransport) and self.url.scheme == "http":
+            sample = httpx.Request("POST", self.url, headers=headers, content=b"{}")
+            *before, (last, _) = sample.headers.raw
+            if last.lower() == b"content-length":
+                lines = [b"POST %s HTTP/1.1" % self.url.raw_path, *(b"%s: %s" % kv for kv in before)]
+                self.head = b"\r\n".join(lines) + b"\r\n%s: " % last
+
+
+class _Reply:
+    """A response as the provider reads it, from the lean transport or from httpx."""
+
+    __slots__ = ("_source", "headers", "status", "url")
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        source: RawResponse | httpx.Response,
+        url: httpx.URL,
+    ) -> None:
+        self.status, self.headers, self._source, self.url = status, headers, source, url
+
+    async def read(self) -> bytes:
+        source = self._source
+        return await (source.read() if isinstance(source, RawResponse) else source.aread())
+
+    def lines(self) -> AsyncIterator[str]:
+        source = self._source
+        return source.lines() if isinstance(source, RawResponse) else sse_lines(source.aiter_bytes())
+
+    def raise_status(self, content: bytes) -> None:
+        """Raise the ``httpx.HTTPStatusError`` httpx raises for this status, its (decoded) body read."""
+        headers = [
+            (k, v) for k, v in self.headers if k.lower() not in (b"content-encoding", b"content-length")
+        ]
+        request = httpx.Request("POST", self.url)
+        httpx.Response(self.status, headers=headers, content=content, request=request).raise_for_status()
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
 
 
 @dataclass

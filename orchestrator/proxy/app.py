@@ -34,15 +34,8 @@ from orchestrator.logs import configure_logging, get_logger
 from orchestrator.proxy.auth import ApiKeys
 from orchestrator.proxy.catalog import Catalog, Target
 from orchestrator.proxy.errors import ApiError, from_exception
-from orchestrator.proxy.inbound import Grace, HttpRequest, shutting_down, until_disconnect
-from orchestrator.proxy.limits import (
-    ClientGone,
-    Departure,
-    cross_site_refusal,
-    departure_of,
-    parse_json,
-    read_body,
-)
+from orchestrator.proxy.inbound import Grace, HttpRequest, Inbound, shutting_down, until_disconnect
+from orchestrator.proxy.limits import ClientGone, cross_site_refusal, parse_json, read_body
 from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollector
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
@@ -371,10 +364,11 @@ _JSON_TYPE = JSON.encode()
 class EventStream(StreamingResponse):
     """A streaming response that always runs ``on_close``, even if its body never started.
 
-    Under :class:`~orchestrator.proxy.limits.LimitedHttp` the client's leaving is told by the
-    scope's :class:`~orchestrator.proxy.limits.Departure`: the stream runs in the request's own
-    task, which is cancelled then, as Starlette's task group (one task streaming, one reading
-    ``receive``) would cancel its stream; under another server, Starlette's way.
+    Its body is sent in the request's own task, watched by :func:`until_disconnect` (the
+    protocol's :class:`~orchestrator.proxy.limits.Departure`, or a watcher task reading
+    ``receive`` under another server): when the client leaves, the body's iteration is cancelled and the
+    response ends quietly, as Starlette's own streaming response does with a task group
+    (two tasks and anyio's cancel scopes per stream, which a pass-through's stream paid for).
     """
 
     def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
@@ -383,32 +377,17 @@ class EventStream(StreamingResponse):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            departure = departure_of(scope)
-            if departure is None:
-                await super().__call__(scope, receive, send)
-            elif not departure.gone:  # a client already gone is sent nothing
-                await self._stream_until_gone(departure, send)
+            await until_disconnect(Inbound(scope, receive), self._send_body(send))
+        except ClientGone:
+            pass  # the client left mid-stream: there is no one to answer
         finally:
             self._on_close()
 
-    async def _stream_until_gone(self, departure: Departure, send: Any) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        left = False
-
-        def leave() -> None:
-            nonlocal left
-            left = True
-            task.cancel()
-
-        departure.on_leave(leave)
-        try:
-            await self.stream_response(send)
-        except asyncio.CancelledError:
-            if not left or task.uncancel() > 0:  # cancelled by someone else too (shutdown)
-                raise
-        finally:
-            departure.on_leave(None)
+    async def _send_body(self, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class Guard:
