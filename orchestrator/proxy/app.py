@@ -40,11 +40,11 @@ from orchestrator.proxy.metrics import CONTENT_TYPE, ProxyMetrics, StateCollecto
 from orchestrator.proxy.quota import SENSITIVITY_HEADER, KeyQuota, with_header_sensitivity
 from orchestrator.proxy.streaming import AnswerStream, StreamReport, error_of, sse
 from orchestrator.proxy.surfaces import EnginePost, Surface, surface_routes
-from orchestrator.proxy.surfaces.base import JSON, Plan, dumps
+from orchestrator.proxy.surfaces.base import JSON, Plan, dumps, usage_of
 from orchestrator.registry import Registry
 from orchestrator.sovereignty.health import HealthCollector
 from orchestrator.state.responses import ResponseStore, SharedResponseStore, SqliteResponseStore
-from orchestrator.types import Candidate, Usage, Verdict, new_request_id
+from orchestrator.types import Candidate, Verdict, new_request_id
 
 __all__ = ["ClientGone", "Proxy", "app_from_env", "create_app", "read_json", "until_disconnect"]
 
@@ -71,7 +71,7 @@ class Exchange:
         if self.admitted:
             self.proxy.release()
         seconds = time.perf_counter() - self.started
-        usage = sum((v.usage for v in verdicts or []), Usage()) if verdicts else None
+        usage = usage_of(verdicts) if verdicts else None
         self.proxy.metrics.request(self.model, status, self.stream, seconds, usage)
         log.info(
             "proxy_request",
@@ -80,7 +80,7 @@ class Exchange:
             stream=self.stream,
             status=status,
             latency_s=round(seconds, 4),
-            calls=sum(v.calls for v in verdicts or []),
+            calls=sum(v.calls for v in verdicts) if verdicts else 0,
         )
 
 
@@ -121,7 +121,7 @@ class Proxy:
     # -- admission -------------------------------------------------------------------
 
     def authorize(self, request: HttpRequest) -> None:
-        if not self.keys.allows(bearer(request)):
+        if self.keys.enabled and not self.keys.allows(bearer(request)):
             raise ApiError(
                 401,
                 "Incorrect API key provided: send Authorization: Bearer <key> (or x-api-key: <key>) "
@@ -162,7 +162,7 @@ class Proxy:
 
     # -- the shared pipeline ----------------------------------------------------------
 
-    async def handle(self, request: HttpRequest, surface: Surface) -> Response:
+    async def handle(self, request: HttpRequest, surface: Surface) -> Response | JsonAnswer:
         """One engine request through ``surface``: auth, limits, the engine, errors in its shape."""
         exchange = Exchange(self)
         try:
@@ -192,14 +192,9 @@ class Proxy:
             exchange.settle(error.status)
             return surface.error_response(error)
         exchange.settle(200, verdicts)
-        return Response(
-            dumps(body_out),
-            media_type=JSON,
-            headers={
-                "x-request-id": planned.request.request_id,
-                "x-shoal-confidence": f"{verdicts[0].confidence:.4f}",
-            },
-        )
+        confidence = f"{verdicts[0].confidence:.4f}"
+        request_id = planned.request.request_id.encode("latin-1")
+        return JsonAnswer(dumps(body_out), request_id, confidence.encode("latin-1"))
 
     async def health(self, request: Request) -> Response:
         body = {
@@ -245,7 +240,8 @@ class Proxy:
         limit and daily budget checked and applied."""
         policy = self.orchestrator.gatekeeper.policy
         tags = with_header_sensitivity(planned.request.tags, request.headers.get(SENSITIVITY_HEADER), policy)
-        tags = await self.quota.begin(bearer(request), tags)
+        if self.quota.active:
+            tags = await self.quota.begin(bearer(request), tags)
         if tags is planned.request.tags:  # nothing to join or cap
             return planned
         return dataclasses.replace(planned, request=planned.request.model_copy(update={"tags": tags}))
@@ -337,11 +333,40 @@ async def read_json(request: HttpRequest, settings: Any) -> Any:
     return parse_json(await read_body(request, settings))
 
 
+class JsonAnswer:
+    """An engine request's 200 answer, sent as ASGI's two messages: the bytes Starlette's
+    ``Response(body, media_type=JSON, headers=...)`` sends (the same headers in the same order),
+    without building its header list per request."""
+
+    __slots__ = ("body", "confidence", "request_id")
+
+    status_code = 200
+
+    def __init__(self, body: bytes, request_id: bytes, confidence: bytes) -> None:
+        self.body = body
+        self.request_id = request_id
+        self.confidence = confidence
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"x-request-id", self.request_id),
+            (b"x-shoal-confidence", self.confidence),
+            (b"content-length", str(len(self.body)).encode("latin-1")),
+            (b"content-type", _JSON_TYPE),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+_JSON_TYPE = JSON.encode()
+
+
 class EventStream(StreamingResponse):
     """A streaming response that always runs ``on_close``, even if its body never started.
 
-    Its body is sent in the request's own task while :func:`until_disconnect`'s one watcher
-    reads ``receive``: when the client leaves, the body's iteration is cancelled and the
+    Its body is sent in the request's own task, watched by :func:`until_disconnect` (the
+    protocol's :class:`~orchestrator.proxy.limits.Departure`, or a watcher task reading
+    ``receive`` under another server): when the client leaves, the body's iteration is cancelled and the
     response ends quietly, as Starlette's own streaming response does with a task group
     (two tasks and anyio's cancel scopes per stream, which a pass-through's stream paid for).
     """
@@ -389,16 +414,12 @@ class Guard:
         app = self.app
         if scope["method"] == "POST" and not scope.get("root_path"):
             app = self.posts.get(scope["path"], app)
-        started = False
-        events = False  # the response is a server-sent event stream
+        start: Any = None  # the response's start message, once sent
 
         async def tracked(message: Any) -> None:
-            nonlocal started, events
-            if message["type"] == "http.response.start":
-                started = True
-                events = any(
-                    k == b"content-type" and v.startswith(b"text/event-stream") for k, v in message["headers"]
-                )
+            nonlocal start
+            if start is None and message["type"] == "http.response.start":
+                start = message
             await send(message)
 
         try:
@@ -408,16 +429,21 @@ class Guard:
         except asyncio.CancelledError:
             # uvicorn cancels what outlives its graceful shutdown: say so before going.
             with contextlib.suppress(Exception):
-                if not started:
+                if start is None:
                     await _send_error(send, shutting_down())
-                elif events:
+                elif _is_event_stream(start):
                     body = b"data: " + shutting_down().encoded() + b"\n\n"
                     await send({"type": "http.response.body", "body": body, "more_body": False})
             raise
         except Exception as exc:
             error = from_exception(exc)
-            if not started:
+            if start is None:
                 await _send_error(send, error)
+
+
+def _is_event_stream(start: Any) -> bool:
+    """Whether a response's start message begins a server-sent event stream."""
+    return any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in start["headers"])
 
 
 async def _send_error(send: Any, error: ApiError) -> None:

@@ -7,10 +7,13 @@ headers (looked up in the scope's list, the first of repeated ones, as Starlette
 :class:`~orchestrator.proxy.app.Guard`); the other routes get Starlette's ``Request``, which
 offers the same two things.
 
-:func:`until_disconnect` runs the request's work in the request's own task, with one watcher
-task reading ``receive`` for the client's disconnect; when the client leaves, or the shutdown's
-grace ends (:class:`Grace`), the request's task is cancelled, its calls are cancelled and
-recorded, and the handler answers :class:`~orchestrator.proxy.limits.ClientGone` or a 503.
+:func:`until_disconnect` runs the request's work in the request's own task. The protocol
+(:class:`~orchestrator.proxy.limits.LimitedHttp`, through the scope's
+:class:`~orchestrator.proxy.limits.Departure`) tells it when the client goes; under another
+server, one watcher task reads ``receive`` for the client's disconnect. When the client leaves,
+or the shutdown's grace ends (:class:`Grace`), the request's task is cancelled, its calls are
+cancelled and recorded, and the handler answers :class:`~orchestrator.proxy.limits.ClientGone`
+or a 503.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from orchestrator.proxy.errors import ApiError
-from orchestrator.proxy.limits import ClientGone
+from orchestrator.proxy.limits import ClientGone, departure_of
 
 __all__ = ["Grace", "HttpRequest", "Inbound", "shutting_down", "until_disconnect"]
 
@@ -116,7 +119,14 @@ async def until_disconnect(request: HttpRequest, work: Awaitable[T], grace: Grac
     task = asyncio.current_task()
     assert task is not None
     watch = _Watch(task)
-    watcher = asyncio.get_running_loop().create_task(watch.listen(request.receive))
+    departure = departure_of(getattr(request, "scope", None))
+    watcher: asyncio.Task[None] | asyncio.Handle | None = None
+    if departure is None:  # not under LimitedHttp: a task reads receive for the disconnect
+        watcher = asyncio.get_running_loop().create_task(watch.listen(request.receive))
+    elif departure.gone:  # stopped once the work first waits (where a watcher would see it)
+        watcher = asyncio.get_running_loop().call_soon(watch.stop)
+    else:
+        departure.on_leave(watch.stop)
     if grace is not None:
         grace._watches.add(watch)
     try:
@@ -130,7 +140,10 @@ async def until_disconnect(request: HttpRequest, work: Awaitable[T], grace: Grac
             return result
         task.uncancel()  # it finished as it was being cancelled: its answer is not wanted either
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
+        if departure is not None:
+            departure.on_leave(None)
         if grace is not None:
             grace._watches.discard(watch)
     if grace is not None and grace.over:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -33,7 +34,17 @@ from orchestrator.logs import get_logger
 from orchestrator.proxy.auth import is_loopback
 from orchestrator.proxy.errors import ApiError
 
-__all__ = ["MAX_DEPTH", "ClientGone", "LimitedHttp", "cross_site_refusal", "parse_json", "read_body"]
+__all__ = [
+    "DEPARTURE",
+    "MAX_DEPTH",
+    "ClientGone",
+    "Departure",
+    "LimitedHttp",
+    "cross_site_refusal",
+    "departure_of",
+    "parse_json",
+    "read_body",
+]
 
 log = get_logger("shoal.proxy")
 
@@ -62,23 +73,12 @@ async def read_body(request: Any, settings: ServerConfig) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
-    receive = request.receive
-    parts: list[bytes] = []
-    size = 0
+    departure = departure_of(getattr(request, "scope", None))
+    if departure is not None and departure.body_in:  # nothing to wait for: no timer
+        return await _collect(request.receive, limit)
     try:
         async with asyncio.timeout(settings.body_timeout_s):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                part = message.get("body", b"")
-                if part:
-                    size += len(part)
-                    if size > limit:
-                        raise too_large(limit)
-                    parts.append(part)
-                if not message.get("more_body", False):
-                    break
+            return await _collect(request.receive, limit)
     except TimeoutError:
         raise ApiError(
             408,
@@ -87,6 +87,23 @@ async def read_body(request: Any, settings: ServerConfig) -> bytes:
             code="request_timeout",
             headers={"Connection": "close"},
         ) from None
+
+
+async def _collect(receive: Any, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        part = message.get("body", b"")
+        if part:
+            size += len(part)
+            if size > limit:
+                raise too_large(limit)
+            parts.append(part)
+        if not message.get("more_body", False):
+            break
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -168,7 +185,7 @@ def _too_deep() -> ApiError:
 
 def cross_site_refusal(scope: dict[str, Any], *, auth_enabled: bool) -> ApiError | None:
     """Why a request must be refused before any route sees it, or None."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    headers = _checked_headers(scope.get("headers", ()))
     if scope.get("method") == "POST":
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
@@ -201,6 +218,19 @@ def cross_site_refusal(scope: dict[str, Any], *, auth_enabled: bool) -> ApiError
             code="forbidden_origin",
         )
     return None
+
+
+_CHECKED = frozenset({b"content-type", b"host", b"origin"})
+
+
+def _checked_headers(raw: Any) -> dict[str, str]:
+    """The headers :func:`cross_site_refusal` reads, by lower-case name (the last of repeated ones)."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        name = name.lower()
+        if name in _CHECKED:
+            found[name.decode("latin-1")] = value.decode("latin-1")
+    return found
 
 
 def _hostname(host: str) -> str:
@@ -254,6 +284,49 @@ class _HeldWrite:
         return getattr(self._transport, name)
 
 
+DEPARTURE = "shoal.departure"
+"""The key, in a request scope's ``extensions``, of its :class:`Departure` (under :class:`LimitedHttp`)."""
+
+
+class Departure:
+    """What the protocol knows of one request that its handler would otherwise learn by reading
+    ``receive``: whether the whole body is in, and when the client goes.
+
+    ``on_leave`` registers a callback run when the connection is lost before the response is
+    complete (the moment uvicorn's ``receive`` starts answering ``http.disconnect``), so the
+    handler needs no task reading ``receive`` to notice.
+    """
+
+    __slots__ = ("_callback", "_cycle")
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+        self._callback: Callable[[], None] | None = None
+
+    @property
+    def gone(self) -> bool:
+        return bool(self._cycle.disconnected)
+
+    @property
+    def body_in(self) -> bool:
+        """The whole body has arrived: the next ``receive`` returns it (or a disconnect) at once."""
+        return not self._cycle.more_body or bool(self._cycle.disconnected)
+
+    def on_leave(self, callback: Callable[[], None] | None) -> None:
+        """Run ``callback`` when the client goes (None: no longer)."""
+        self._callback = callback
+
+    def left(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def departure_of(scope: dict[str, Any] | None) -> Departure | None:
+    extensions = scope.get("extensions") if scope is not None else None
+    return extensions.get(DEPARTURE) if extensions else None
+
+
 class LimitedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol, with a size limit and a read timeout for request heads; each
     response's writes are joined per turn of the event loop (:class:`_HeldWrite`)."""
@@ -280,7 +353,12 @@ class LimitedHttp(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
         super().connection_lost(exc)
+        if cycle is not None and cycle.disconnected:  # as uvicorn's receive will now say
+            departure = departure_of(cycle.scope)  # type: ignore[arg-type]
+            if departure is not None:
+                departure.left()
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -311,6 +389,8 @@ class LimitedHttp(HttpToolsProtocol):
         cycle = self.cycle
         super().on_headers_complete()
         if self.cycle is not cycle and self.cycle is not None:  # a new request (its task not started)
+            scope: Any = self.cycle.scope
+            scope.setdefault("extensions", {})[DEPARTURE] = Departure(self.cycle)
             held = _HeldWrite(self.transport, self.loop)
             self.cycle.transport = held  # type: ignore[assignment]
             done = self.cycle.on_response

@@ -90,6 +90,9 @@ class ProxyMetrics:
             "shoal_request_tokens", "Tokens of answered requests by kind", ["kind"], registry=r
         )
         self._children: dict[tuple[object, ...], Any] = {}
+        # a request's and a call's children, by their labels (one look-up per request or call)
+        self._request_series: dict[tuple[str, int, bool], tuple[Any, Any]] = {}
+        self._call_series: dict[tuple[str, str], list[Any]] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once (prometheus_client's lookup is slow)."""
@@ -103,25 +106,44 @@ class ProxyMetrics:
         """One member call (the orchestrator's ``on_call``)."""
         member = candidate.member
         outcome = candidate.error.type if candidate.error else ("cached" if candidate.cached else "ok")
-        self._child(self.calls, member, outcome).inc()
+        series = self._call_series.get((member, outcome))
+        if series is None:
+            series = self._call_series[member, outcome] = [self._child(self.calls, member, outcome)]
+            series += [None] * 4  # latency, prompt and completion tokens, cost: made when first used
+        series[0].inc()
         if candidate.cached:
             return
-        self._child(self.call_seconds, member).observe(candidate.latency_s)
-        if candidate.usage.prompt_tokens:
-            self._child(self.tokens, member, "prompt").inc(candidate.usage.prompt_tokens)
-        if candidate.usage.completion_tokens:
-            self._child(self.tokens, member, "completion").inc(candidate.usage.completion_tokens)
+        (series[1] or self._made(series, 1, self.call_seconds, member)).observe(candidate.latency_s)
+        usage = candidate.usage
+        if usage.prompt_tokens:
+            (series[2] or self._made(series, 2, self.tokens, member, "prompt")).inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            (series[3] or self._made(series, 3, self.tokens, member, "completion")).inc(
+                usage.completion_tokens
+            )
         if candidate.cost_usd:
-            self._child(self.cost, member).inc(candidate.cost_usd)
+            (series[4] or self._made(series, 4, self.cost, member)).inc(candidate.cost_usd)
 
     def request(self, model: str, status: int, stream: bool, seconds: float, usage: Usage | None) -> None:
-        flag = "true" if stream else "false"
-        self._child(self.requests, model, str(status), flag).inc()
-        self._child(self.request_seconds, model, flag).observe(seconds)
+        series = self._request_series.get((model, status, stream))
+        if series is None:
+            flag = "true" if stream else "false"
+            series = self._request_series[model, status, stream] = (
+                self._child(self.requests, model, str(status), flag),
+                self._child(self.request_seconds, model, flag),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
         if usage is not None:
             self._child(self.request_tokens, "prompt").inc(usage.prompt_tokens)
             self._child(self.request_tokens, "completion").inc(usage.completion_tokens)
-        self.sync()
+        if self._mirrors:
+            self.sync()
+
+    def _made(self, series: list[Any], slot: int, metric: Any, *labels: str) -> Any:
+        """A series' child made on its first use (a child shows at ``/metrics`` once made)."""
+        child = series[slot] = self._child(metric, *labels)
+        return child
 
     def collect_at_scrape(self, collector: Any) -> None:
         """Add a collector read at scrape time (breakers, shared state); mirrored with several workers."""

@@ -43,6 +43,8 @@ def with_header_sensitivity(tags: Tags, header: str | None, policy: Policy | Non
             return tags
         levels = [s for s in (tags.sensitivity, header) if s and s.strip()]
         return tags.model_copy(update={"sensitivity": ",".join(levels)})
+    if not header and tags.sensitivity is None:  # nothing to check or join
+        return tags
     body = policy.labels(tags.sensitivity, where="shoal.sensitivity")
     extra = policy.labels(header, where=f"the {SENSITIVITY_HEADER} header") if header else []
     joined = ",".join(dict.fromkeys(body + extra)) or None
@@ -74,13 +76,18 @@ class KeyQuota:
             "shoal_left", default=None
         )
 
+    @property
+    def active(self) -> bool:
+        """Whether a key has a budget or a rate limit at all (else :meth:`begin` changes nothing)."""
+        return self.enabled or self.per_minute is not None
+
     def account(self, key: str) -> Account:
         return Account(key, "key_daily", "this API key", self.max_calls, self.max_cost_usd)
 
     async def begin(self, authorization: str | None, tags: Tags) -> Tags:
         """Before a request: :class:`LimitExceeded` or :class:`BudgetExceeded` if the key may not
         send it now, else its tags capped by what the key has left today."""
-        if not self.enabled and self.per_minute is None:
+        if not self.active:
             return tags
         scheme, _, token = (authorization or "").partition(" ")
         key = key_id(token.strip() if scheme.lower() == "bearer" else None)

@@ -172,6 +172,9 @@ def call_signature(calls: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
 
 
 def usage_of(verdicts: list[Verdict]) -> Usage:
+    """The verdicts' usage summed (one verdict's own, as is)."""
+    if len(verdicts) == 1:
+        return verdicts[0].usage
     total = Usage()
     for verdict in verdicts:
         total = total + verdict.usage

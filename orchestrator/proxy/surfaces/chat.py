@@ -30,7 +30,7 @@ from orchestrator.proxy.surfaces.base import (
     shoal_meta,
     usage_of,
 )
-from orchestrator.types import Message, Request, Tags, Usage, Verdict
+from orchestrator.types import Message, Request, Tags, Usage, Verdict, assembled, new_request_id
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -134,17 +134,26 @@ def parse(body: Any) -> ChatRequest:
 def plan(chat: ChatRequest, target: Target) -> Plan:
     """The engine request for ``chat`` on ``target``, or a 400 naming what the target cannot honour."""
     _check_supported(chat, target)
-    params = {key: getattr(chat, key) for key in PASSED if getattr(chat, key) is not None}
+    fields = chat.__dict__  # the validated fields, read once each
+    params = {key: fields[key] for key in PASSED if fields[key] is not None}
     if chat.max_completion_tokens is not None:
         params["max_tokens"] = chat.max_completion_tokens
-    params |= {key: getattr(chat, key) for key in TOOLS if getattr(chat, key) is not None}
+    params |= {key: fields[key] for key in TOOLS if fields[key] is not None}
     if chat.legacy:
         params |= _legacy_tools(chat)
     if chat.logprobs or chat.top_logprobs:  # a member asked directly (checked above)
         params["logprobs"] = True
         if chat.top_logprobs:
             params["top_logprobs"] = chat.top_logprobs
-    request = Request(messages=_messages(chat.messages), params=params, tags=chat.shoal or Tags())
+    # Every part is validated already (the messages, a dict of params, the caller's tags), so the
+    # request is assembled from them, as Request(...) would build it.
+    request = assembled(
+        Request,
+        messages=_messages(chat.messages),
+        params=params,
+        tags=chat.shoal or assembled(Tags),
+        request_id=new_request_id(),
+    )
     return Plan(
         target=target,
         request=request,
@@ -208,6 +217,9 @@ def _messages(messages: list[LegacyMessage]) -> list[Message]:
     out: list[Message] = []
     open_calls: dict[str, list[str]] = {}
     for index, message in enumerate(messages):
+        if message.function_call is None and message.role != "function":
+            out.append(_plain(message))
+            continue
         data = message.model_dump(exclude_none=True)
         call = data.pop("function_call", None)
         if message.role == "assistant" and isinstance(call, dict):
@@ -230,6 +242,17 @@ def _messages(messages: list[LegacyMessage]) -> list[Message]:
             }
         out.append(Message.model_validate(data))
     return out
+
+
+_MESSAGE_FIELDS = tuple(Message.model_fields)
+
+
+def _plain(message: LegacyMessage) -> Message:
+    """A message of the current format as the engine's :class:`Message`: its validated fields
+    that are set (the same message ``Message.model_validate(message.model_dump(exclude_none=True))``
+    gives, its parts and tool calls the instances validated already)."""
+    fields = message.__dict__
+    return assembled(Message, **{k: fields[k] for k in _MESSAGE_FIELDS if fields[k] is not None})
 
 
 # -- answers -------------------------------------------------------------------------
