@@ -248,23 +248,18 @@ class RawResponse:
     async def read(self) -> bytes:
         """The whole body (decoded if the server compressed it)."""
         body = self._body
-        if body.encoded:
-            response = httpx.Response(self.status, headers=self.headers, stream=body)
-            return await response.aread()
-        return await body.read_all()
+        return await (self._decoded().aread() if body.encoded else body.read_all())
 
     async def lines(self) -> AsyncIterator[str]:
         """The body's lines as they arrive, decoded as UTF-8 (undecodable bytes replaced), without
         their ends; a line ends at CR LF, LF or CR, as in server-sent events."""
         body = self._body
-        if body.encoded:
-            async for line in sse_lines(
-                httpx.Response(self.status, headers=self.headers, stream=body).aiter_bytes()
-            ):
-                yield line
-            return
-        async for line in sse_lines(body):
+        async for line in sse_lines(self._decoded().aiter_bytes() if body.encoded else body):
             yield line
+
+    def _decoded(self) -> httpx.Response:
+        """The body behind httpx's content decoders (for a compressed body)."""
+        return httpx.Response(self.status, headers=self.headers, stream=self._body)
 
     async def aclose(self) -> None:
         await self._body.aclose()

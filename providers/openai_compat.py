@@ -92,10 +92,10 @@ class OpenAICompatProvider:
     async def complete(self, call: Call) -> Completion:
         path, body = self._request(call, stream=False)
         try:
-            async with self._posted(path, body) as reply:
+            async with self._posted(path, body) as (reply, url):
                 content = await reply.read()
                 if not 200 <= reply.status < 300:  # what httpx's raise_for_status raises for
-                    reply.raise_status(content)
+                    _raise_status(reply.status, reply.headers, content, url)
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
         data = self._json(content)
@@ -127,9 +127,9 @@ class OpenAICompatProvider:
         path, body = self._request(call, stream=True)
         state = _StreamState()
         try:
-            async with self._posted(path, body) as reply:
+            async with self._posted(path, body) as (reply, url):
                 if reply.status >= 400:
-                    reply.raise_status(await reply.read())
+                    _raise_status(reply.status, reply.headers, await reply.read(), url)
                 async for line in reply.lines():
                     if state.done:
                         continue  # read to the end, so the connection goes back to the pool
@@ -195,8 +195,10 @@ class OpenAICompatProvider:
         """Nothing of its own: the pooled client belongs to the context's exit stack."""
 
     @contextlib.asynccontextmanager
-    async def _posted(self, path: str, body: dict[str, Any]) -> AsyncIterator[_Reply]:
-        """POST ``body`` as JSON; the reply, its body still to read, closed on leaving.
+    async def _posted(
+        self, path: str, body: dict[str, Any]
+    ) -> AsyncIterator[tuple[RawResponse | _HttpxReply, httpx.URL]]:
+        """POST ``body`` as JSON; the reply, its body still to read, closed on leaving, and its URL.
 
         The bytes sent are those of ``client.post(path, json=body, headers=...)``, but without
         the client's per-request machinery an API call does not use (cookie jar, auth flow,
@@ -216,25 +218,24 @@ class OpenAICompatProvider:
         if route is None:
             route = routes[path] = _Route(client, path, headers)
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        reply: _Reply
+        reply: RawResponse | _HttpxReply
         if route.head is not None:
             assert isinstance(route.transport, LeanTransport)
-            raw = await route.transport.send(
+            reply = await route.transport.send(
                 route.host,
                 route.port,
                 b"%s%d\r\n\r\n%s" % (route.head, len(content), content),
                 self._timeouts,
             )
-            reply = _Reply(raw.status, raw.headers, raw, route.url)
         else:
             request = httpx.Request(
                 "POST", route.url, headers=headers, content=content, extensions=self._extensions
             )
             response = await route.transport.handle_async_request(request)
             response.request = request
-            reply = _Reply(response.status_code, response.headers.raw, response, route.url)
+            reply = _HttpxReply(response)
         try:
-            yield reply
+            yield reply, route.url
         finally:
             await reply.aclose()
 
@@ -362,38 +363,29 @@ class _Route:
                 self.head = b"\r\n".join(lines) + b"\r\n%s: " % last
 
 
-class _Reply:
-    """A response as the provider reads it, from the lean transport or from httpx."""
+class _HttpxReply:
+    """An ``httpx.Response`` read as the provider reads a :class:`RawResponse`."""
 
-    __slots__ = ("_source", "headers", "status", "url")
+    __slots__ = ("_response", "headers", "status")
 
-    def __init__(
-        self,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        source: RawResponse | httpx.Response,
-        url: httpx.URL,
-    ) -> None:
-        self.status, self.headers, self._source, self.url = status, headers, source, url
+    def __init__(self, response: httpx.Response) -> None:
+        self._response, self.status, self.headers = response, response.status_code, response.headers.raw
 
     async def read(self) -> bytes:
-        source = self._source
-        return await (source.read() if isinstance(source, RawResponse) else source.aread())
+        return await self._response.aread()
 
     def lines(self) -> AsyncIterator[str]:
-        source = self._source
-        return source.lines() if isinstance(source, RawResponse) else sse_lines(source.aiter_bytes())
-
-    def raise_status(self, content: bytes) -> None:
-        """Raise the ``httpx.HTTPStatusError`` httpx raises for this status, its (decoded) body read."""
-        headers = [
-            (k, v) for k, v in self.headers if k.lower() not in (b"content-encoding", b"content-length")
-        ]
-        request = httpx.Request("POST", self.url)
-        httpx.Response(self.status, headers=headers, content=content, request=request).raise_for_status()
+        return sse_lines(self._response.aiter_bytes())
 
     async def aclose(self) -> None:
-        await self._source.aclose()
+        await self._response.aclose()
+
+
+def _raise_status(status: int, headers: list[tuple[bytes, bytes]], content: bytes, url: httpx.URL) -> None:
+    """Raise the ``httpx.HTTPStatusError`` httpx raises for ``status``, with its (decoded) body."""
+    kept = [(k, v) for k, v in headers if k.lower() not in (b"content-encoding", b"content-length")]
+    request = httpx.Request("POST", url)
+    httpx.Response(status, headers=kept, content=content, request=request).raise_for_status()
 
 
 @dataclass
@@ -442,7 +434,9 @@ class _StreamState:
             self.piece_logprobs = None
             return
         self.piece_logprobs = given
-        self.logprobs = [*(self.logprobs or []), *tokens]
+        if self.logprobs is None:
+            self.logprobs = []
+        self.logprobs.extend(tokens)
 
 
 def prompt_from_messages(messages: list[dict[str, Any]], template: str | None) -> str:

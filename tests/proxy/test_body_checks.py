@@ -4,6 +4,7 @@ counts too few brackets to nest too deep: the answer must be the walk's, whateve
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,17 +36,10 @@ def _nested(depth: int, leaf: Any) -> Any:
     return leaf
 
 
-def _walk_says(body: Any) -> str | None:
+def _code_of(check: Callable[[Any], object], value: Any) -> str | None:
+    """The error code ``check(value)`` refuses with, or None."""
     try:
-        _check_values(body)
-    except ApiError as exc:
-        return exc.code
-    return None
-
-
-def _parse_says(raw: bytes) -> str | None:
-    try:
-        parse_json(raw)
+        check(value)
     except ApiError as exc:
         return exc.code
     return None
@@ -62,7 +56,7 @@ def test_the_quick_checks_agree_with_the_walk(value: Any, how: str) -> None:
             raw = json.dumps(value, ensure_ascii=False).encode(how)
         except UnicodeEncodeError:
             raw = json.dumps(value).encode(how)
-    assert _parse_says(raw) == _walk_says(json.loads(raw))
+    assert _code_of(parse_json, raw) == _code_of(_check_values, json.loads(raw))
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 3 * MAX_DEPTH])
@@ -73,8 +67,8 @@ def test_depth_is_checked_exactly_at_the_limit(depth: int, wide: bool) -> None:
         value = {"deep": value, "wide": [[1]] * MAX_DEPTH}
     raw = json.dumps(value).encode()
     expected = "invalid_json" if depth + wide > MAX_DEPTH else None
-    assert _walk_says(value) == expected
-    assert _parse_says(raw) == expected
+    assert _code_of(_check_values, value) == expected
+    assert _code_of(parse_json, raw) == expected
 
 
 def test_a_surrogate_is_named_where_it_is() -> None:
